@@ -1,0 +1,3 @@
+"""Opsflow: design, run and debug IT process automation flows."""
+
+__version__ = "0.1.0"
