@@ -40,7 +40,9 @@ class Catalog:
         return type_id in self._specs
 
     def __iter__(self) -> Iterator[NodeSpec]:
-        return iter(sorted(self._specs.values(), key=lambda s: (CATEGORIES.index(s.category), s.type)))
+        return iter(
+            sorted(self._specs.values(), key=lambda s: (CATEGORIES.index(s.category), s.type))
+        )
 
     def __len__(self) -> int:
         return len(self._specs)

@@ -15,6 +15,7 @@ CATEGORIES: tuple[Category, ...] = ("trigger", "condition", "action", "control")
 ACTION_PORTS = ("success", "error")
 TRIGGER_PORTS = ("out",)
 
+ParamsModel = type[BaseModel]
 ParamsMigration = Callable[[dict[str, Any]], dict[str, Any]]
 ParamsPredicate = Callable[[Any], bool]
 
@@ -34,7 +35,7 @@ class NodeSpec:
     title: str
     doc: str
     icon: str
-    params: type[BaseModel]
+    params: ParamsModel
     ports: tuple[str, ...]
     side_effects: bool | ParamsPredicate
     idempotent: bool | ParamsPredicate

@@ -102,8 +102,8 @@ class Edge(_Strict):
 
 
 class NodePlacement(_Strict):
-    x: float = 0.0
-    y: float = 0.0
+    x: float
+    y: float
     width: float | None = Field(None, gt=0)
     collapsed: bool = False
     color: str | None = Field(None, pattern=r"^#[0-9a-fA-F]{6}$")
@@ -113,8 +113,8 @@ class StickyNote(_Strict):
     """A Markdown note on the canvas; presentation only."""
 
     id: Slug
-    x: float = 0.0
-    y: float = 0.0
+    x: float
+    y: float
     width: float = Field(240.0, gt=0)
     height: float = Field(120.0, gt=0)
     text: str = ""
@@ -131,8 +131,8 @@ class Layout(_Strict):
 class Flow(_Strict):
     """A whole flow file."""
 
-    format: Literal["opsflow.flow"] = FORMAT
-    version: Literal[1] = FORMAT_VERSION
+    format: Literal["opsflow.flow"] = "opsflow.flow"
+    version: Literal[1] = 1
     id: Slug
     name: str = ""
     description: str = ""

@@ -1,0 +1,1 @@
+"""The `opsflow` command line."""

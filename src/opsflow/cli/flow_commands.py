@@ -1,0 +1,210 @@
+"""Commands that read flow files: validate, describe, fmt, export, schema."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from opsflow.catalog.registry import default_catalog
+from opsflow.errors import FlowFileError, OpsflowError
+from opsflow.flowfile import canonical_document, dump_flow, load_flow, write_atomic
+from opsflow.model.flow import Flow
+from opsflow.schema import flow_json_schema
+from opsflow.secretscan import find_secrets
+from opsflow.validate import has_errors, validate_flow
+
+EXIT_OK, EXIT_PROBLEMS, EXIT_UNUSABLE = 0, 1, 2
+
+
+def register(commands: Any) -> None:
+    validate = commands.add_parser(
+        "validate",
+        help="check flow files and list their problems",
+        description="Check flow files. Exit 0 when clean, 1 when a flow has errors "
+        "(or warnings with --strict), 2 when a file cannot be read.",
+    )
+    validate.add_argument("files", nargs="+", metavar="FILE", help="*.flow.json files")
+    validate.add_argument("--json", action="store_true", help="print diagnostics as JSON")
+    validate.add_argument("--strict", action="store_true", help="treat warnings as errors")
+    validate.set_defaults(handler=run_validate)
+
+    describe = commands.add_parser("describe", help="summarise what flows do")
+    describe.add_argument("files", nargs="+", metavar="FILE")
+    describe.set_defaults(handler=run_describe)
+
+    fmt = commands.add_parser(
+        "fmt", help="rewrite flow files in canonical form (stable order, two-space indent)"
+    )
+    fmt.add_argument("files", nargs="+", metavar="FILE")
+    fmt.add_argument(
+        "--check", action="store_true", help="change nothing; exit 1 if a file is not canonical"
+    )
+    fmt.set_defaults(handler=run_fmt)
+
+    export = commands.add_parser(
+        "export",
+        help="write a checked, canonical copy of a flow for servers and sharing",
+        description="Validate a flow, refuse literal secrets, and write canonical JSON.",
+    )
+    export.add_argument("file", metavar="FILE")
+    export.add_argument("-o", "--output", required=True, help="where to write ('-' for stdout)")
+    export.add_argument(
+        "--allow-secret",
+        action="append",
+        default=[],
+        metavar="PATH",
+        help="accept a secret-looking value at this path (as reported); repeatable",
+    )
+    export.add_argument(
+        "--strip-layout", action="store_true", help="leave out positions and sticky notes"
+    )
+    export.set_defaults(handler=run_export)
+
+    schema = commands.add_parser("schema", help="print the JSON Schema of flow files")
+    schema.add_argument("-o", "--output", help="write to this file instead of stdout")
+    schema.set_defaults(handler=run_schema)
+
+
+def run_validate(args: argparse.Namespace) -> int:
+    worst = EXIT_OK
+    report: list[dict[str, Any]] = []
+    for name in args.files:
+        try:
+            flow = load_flow(name)
+        except FlowFileError as exc:
+            worst = EXIT_UNUSABLE
+            if args.json:
+                report.append({"file": name, "readable": False, "error": str(exc)})
+            else:
+                print(f"{exc}", file=sys.stderr)
+            continue
+        diagnostics = validate_flow(flow)
+        failed = has_errors(diagnostics) or (args.strict and bool(diagnostics))
+        if failed and worst == EXIT_OK:
+            worst = EXIT_PROBLEMS
+        if args.json:
+            report.append(
+                {
+                    "file": name,
+                    "readable": True,
+                    "ok": not failed,
+                    "diagnostics": [d.to_json() for d in diagnostics],
+                }
+            )
+            continue
+        for diagnostic in diagnostics:
+            print(diagnostic.format(name))
+        errors = sum(d.severity == "error" for d in diagnostics)
+        warnings = len(diagnostics) - errors
+        status = "ok" if not failed else "FAILED"
+        print(f"{name}: {status} ({len(flow.nodes)} nodes, {errors} errors, {warnings} warnings)")
+    if args.json:
+        print(json.dumps(report, indent=2, ensure_ascii=False))
+    return worst
+
+
+def run_describe(args: argparse.Namespace) -> int:
+    catalog = default_catalog()
+    for index, name in enumerate(args.files):
+        flow = load_flow(name)
+        if index:
+            print()
+        print(_describe(flow, name, catalog))
+    return EXIT_OK
+
+
+def _describe(flow: Flow, name: str, catalog: Any) -> str:
+    lines = [f"{flow.name or flow.id}  ({name})"]
+    if flow.description:
+        lines.append(f"  {flow.description}")
+    kinds = Counter(catalog.get(n.type).category for n in flow.nodes if n.type in catalog)
+    parts = ", ".join(f"{count} {kind}{'s' if count != 1 else ''}" for kind, count in kinds.items())
+    lines.append(f"  nodes: {len(flow.nodes)} ({parts}); edges: {len(flow.edges)}")
+    triggers = [n for n in flow.nodes if n.type.startswith("trigger.")]
+    for trigger in triggers:
+        lines.append(f"  starts by: {trigger.type.split('.', 1)[1]} '{trigger.id}'")
+    if flow.inputs:
+        shown = ", ".join(
+            f"{key} ({spec.type}{', required' if spec.required else ''})"
+            for key, spec in flow.inputs.items()
+        )
+        lines.append(f"  inputs: {shown}")
+    if flow.credentials:
+        shown = ", ".join(f"{key} ({spec.kind})" for key, spec in flow.credentials.items())
+        lines.append(f"  needs credentials: {shown}")
+    acting = [
+        n.id
+        for n in flow.nodes
+        if n.type in catalog and catalog.get(n.type).has_side_effects() and not n.disabled
+    ]
+    if acting:
+        lines.append(f"  may change things: {', '.join(acting)}")
+    return "\n".join(lines)
+
+
+def run_fmt(args: argparse.Namespace) -> int:
+    worst = EXIT_OK
+    for name in args.files:
+        try:
+            flow = load_flow(name)
+        except FlowFileError as exc:
+            print(f"{exc}", file=sys.stderr)
+            worst = EXIT_UNUSABLE
+            continue
+        canonical = dump_flow(flow).encode("utf-8")
+        current = Path(name).read_bytes()
+        if canonical == current:
+            continue
+        if args.check:
+            print(f"{name}: not in canonical form; run `opsflow fmt {name}`")
+            worst = max(worst, EXIT_PROBLEMS)
+        else:
+            write_atomic(Path(name), canonical)
+            print(f"{name}: rewritten")
+    return worst
+
+
+def run_export(args: argparse.Namespace) -> int:
+    flow = load_flow(args.file)
+    diagnostics = validate_flow(flow)
+    if has_errors(diagnostics):
+        for diagnostic in diagnostics:
+            if diagnostic.severity == "error":
+                print(diagnostic.format(args.file), file=sys.stderr)
+        print(f"{args.file}: not exported: fix the errors above first", file=sys.stderr)
+        return EXIT_PROBLEMS
+    if args.strip_layout:
+        flow = flow.model_copy(update={"layout": type(flow.layout)()})
+    document = canonical_document(flow)
+    findings = find_secrets(document, frozenset(args.allow_secret))
+    if findings:
+        for finding in findings:
+            print(finding.format(args.file), file=sys.stderr)
+        print(f"{args.file}: not exported: it holds literal secrets", file=sys.stderr)
+        return EXIT_PROBLEMS
+    text = dump_flow(flow)
+    if args.output == "-":
+        sys.stdout.write(text)
+    else:
+        try:
+            write_atomic(Path(args.output), text.encode("utf-8"))
+        except OSError as exc:
+            raise OpsflowError(f"cannot write {args.output}: {exc.strerror or exc}") from None
+        print(f"exported {args.file} -> {args.output}")
+    return EXIT_OK
+
+
+def run_schema(args: argparse.Namespace) -> int:
+    text = json.dumps(flow_json_schema(), indent=2, ensure_ascii=False) + "\n"
+    if args.output:
+        try:
+            write_atomic(Path(args.output), text.encode("utf-8"))
+        except OSError as exc:
+            raise OpsflowError(f"cannot write {args.output}: {exc.strerror or exc}") from None
+    else:
+        sys.stdout.write(text)
+    return EXIT_OK

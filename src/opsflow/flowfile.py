@@ -1,0 +1,335 @@
+"""Reading and writing `*.flow.json` files: the only place flows touch the disk.
+
+Loading reads bytes with a size cap, decodes UTF-8, parses JSON with a depth
+cap, checks the header, migrates older formats, validates the shape with the
+pydantic models and resolves node types against the catalog. Every failure is
+a `FlowFileError` with one line naming the file and the place.
+
+Saving is canonical (fixed key order, nodes and edges in a stable order,
+two-space indent, UTF-8, trailing newline: saving an unchanged flow is
+byte-identical) and atomic (temporary file, fsync, rename).
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from opsflow.catalog.registry import Catalog, default_catalog
+from opsflow.errors import FlowFileError
+from opsflow.model.flow import FORMAT, FORMAT_VERSION, Flow
+from opsflow.model.migrations import migrate
+
+MAX_FILE_BYTES = 20 * 1024 * 1024
+MAX_DEPTH = 64
+
+
+def load_flow(path: str | os.PathLike[str], catalog: Catalog | None = None) -> Flow:
+    """Read a flow file; raise `FlowFileError` with a one-line reason if it cannot be used."""
+    source = os.fspath(path)
+    data = _read_bytes(Path(source), source)
+    return parse_flow(data, source, catalog)
+
+
+def parse_flow(data: bytes | str, source: str = "<flow>", catalog: Catalog | None = None) -> Flow:
+    """Parse flow JSON (bytes or text) named `source` in messages."""
+    text = _decode(data, source) if isinstance(data, bytes) else data
+    if len(text) > MAX_FILE_BYTES:
+        raise FlowFileError(source, f"is larger than {_megabytes(MAX_FILE_BYTES)}; refusing it")
+    document = _parse_json(text, source)
+    document = _check_header_and_migrate(document, source)
+    flow = _validate_shape(document, source)
+    _resolve_node_types(flow, source, catalog or default_catalog())
+    return flow
+
+
+def dump_flow(flow: Flow) -> str:
+    """The canonical text of a flow."""
+    return json.dumps(canonical_document(flow), indent=2, ensure_ascii=False) + "\n"
+
+
+def canonical_document(flow: Flow) -> dict[str, Any]:
+    """The flow as JSON-ready data in canonical order, defaults left out."""
+    body = flow.model_dump(mode="json", by_alias=True, exclude_defaults=True)
+    body.pop("format", None)
+    body.pop("version", None)
+    document: dict[str, Any] = {"format": FORMAT, "version": FORMAT_VERSION, **body}
+    if "nodes" in document:
+        document["nodes"] = sorted(document["nodes"], key=lambda n: n["id"])
+    if "edges" in document:
+        document["edges"] = sorted(
+            document["edges"], key=lambda e: (e["from"], e["port"], e["to"], e["id"])
+        )
+    if "credentials" in document:
+        document["credentials"] = dict(sorted(document["credentials"].items()))
+    layout = document.get("layout")
+    if layout is not None:
+        if "nodes" in layout:
+            layout["nodes"] = dict(sorted(layout["nodes"].items()))
+        if "notes" in layout:
+            layout["notes"] = sorted(layout["notes"], key=lambda n: n["id"])
+    return {key: _normalize_numbers(value) for key, value in document.items()}
+
+
+def save_flow(flow: Flow, path: str | os.PathLike[str]) -> None:
+    """Write the canonical text atomically: readers see the old file or the new one."""
+    write_atomic(Path(path), dump_flow(flow).encode("utf-8"))
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Replace `path` with `data` via a temporary file in the same folder."""
+    folder = path.parent if str(path.parent) else Path(".")
+    try:
+        mode = path.stat().st_mode & 0o7777
+    except FileNotFoundError:
+        umask = os.umask(0)
+        os.umask(umask)
+        mode = 0o666 & ~umask
+    fd, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(temp_name, mode)
+        os.replace(temp_name, path)
+    except BaseException:
+        Path(temp_name).unlink(missing_ok=True)
+        raise
+    _fsync_folder(folder)
+
+
+def _fsync_folder(folder: Path) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return  # not supported here (e.g. Windows); the rename is still atomic
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _read_bytes(path: Path, source: str) -> bytes:
+    try:
+        if path.is_dir():
+            raise FlowFileError(source, "is a folder, not a flow file; name a *.flow.json file")
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise FlowFileError(
+                source,
+                f"is {_megabytes(size)}; flow files are limited to "
+                f"{_megabytes(MAX_FILE_BYTES)}, so this is probably not a flow file",
+            )
+        with path.open("rb") as handle:
+            data = handle.read(MAX_FILE_BYTES + 1)
+    except FileNotFoundError:
+        raise FlowFileError(source, "does not exist; check the path") from None
+    except PermissionError:
+        raise FlowFileError(source, "cannot be read: permission denied") from None
+    except IsADirectoryError:
+        raise FlowFileError(source, "is a folder, not a flow file") from None
+    except OSError as exc:
+        raise FlowFileError(source, f"cannot be read: {exc.strerror or exc}") from None
+    if len(data) > MAX_FILE_BYTES:
+        raise FlowFileError(source, f"is larger than {_megabytes(MAX_FILE_BYTES)}; refusing it")
+    return data
+
+
+def _decode(data: bytes, source: str) -> str:
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line, column = _line_column(data[: exc.start].decode("utf-8", "replace"))
+        raise FlowFileError(
+            source,
+            f"is not UTF-8 text (byte 0x{data[exc.start]:02x}); save it with UTF-8 encoding",
+            line=line,
+            column=column,
+        ) from None
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON; use a number or null")
+
+
+def _parse_json(text: str, source: str) -> Any:
+    if not text.strip():
+        raise FlowFileError(source, "is empty; a flow file is a JSON object")
+    try:
+        document = json.loads(text, parse_constant=_reject_constant)
+    except json.JSONDecodeError as exc:
+        message = exc.msg
+        if exc.pos >= len(text.rstrip()):
+            message += " (the file ends too early: was it cut off?)"
+        raise FlowFileError(
+            source, f"is not valid JSON: {message}", line=exc.lineno, column=exc.colno
+        ) from None
+    except RecursionError:
+        raise FlowFileError(source, "is nested too deeply to be a flow file") from None
+    except ValueError as exc:
+        raise FlowFileError(source, f"is not valid JSON: {exc}") from None
+    _check_depth(document, source)
+    return document
+
+
+def _check_depth(document: Any, source: str) -> None:
+    """Refuse absurd nesting before recursive code (pydantic, Jinja) meets it."""
+    stack: list[tuple[Any, int]] = [(document, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise FlowFileError(
+                source, f"nests values more than {MAX_DEPTH} levels deep; flatten the data"
+            )
+        if isinstance(value, dict):
+            stack.extend((item, depth + 1) for item in value.values())
+        elif isinstance(value, list):
+            stack.extend((item, depth + 1) for item in value)
+
+
+def _check_header_and_migrate(document: Any, source: str) -> dict[str, Any]:
+    if not isinstance(document, dict):
+        kind = type(document).__name__.replace("dict", "object").replace("list", "array")
+        raise FlowFileError(source, f"holds a JSON {kind}; a flow file is a JSON object")
+    fmt = document.get("format")
+    if fmt != FORMAT:
+        shown = "missing" if fmt is None else repr(fmt)
+        raise FlowFileError(
+            source, f"is not an Opsflow flow file (format is {shown}; expected '{FORMAT}')"
+        )
+    version = document.get("version")
+    if not isinstance(version, int) or isinstance(version, bool) or version < 0:
+        raise FlowFileError(
+            source, f"has an invalid format version {version!r}; expected a whole number"
+        )
+    if version > FORMAT_VERSION:
+        raise FlowFileError(
+            source,
+            f"was written in flow format version {version}, but this Opsflow reads versions "
+            f"up to {FORMAT_VERSION}; upgrade Opsflow to open it",
+        )
+    header_checked: dict[str, Any] = document
+    if version < FORMAT_VERSION:
+        try:
+            header_checked = migrate(header_checked, version, FORMAT_VERSION)
+        except (ValueError, TypeError, KeyError) as exc:
+            raise FlowFileError(
+                source, f"could not be upgraded from format version {version}: {exc}"
+            ) from None
+    return header_checked
+
+
+def _validate_shape(document: dict[str, Any], source: str) -> Flow:
+    try:
+        return Flow.model_validate(document)
+    except ValidationError as exc:
+        errors = exc.errors(include_url=False)
+        first = errors[0]
+        node, field = _locate(document, first["loc"])
+        message = _describe_error(first)
+        if len(errors) > 1:
+            message += f" (and {len(errors) - 1} more problem{'s' if len(errors) > 2 else ''})"
+        raise FlowFileError(source, message, node=node, field=field) from None
+
+
+def _locate(document: dict[str, Any], loc: tuple[Any, ...]) -> tuple[str | None, str]:
+    """Turn a pydantic location into (node id, dotted field) for people."""
+    node: str | None = None
+    parts: list[str] = []
+    rest = list(loc)
+    if len(rest) >= 2 and rest[0] == "nodes" and isinstance(rest[1], int):
+        nodes = document.get("nodes")
+        index = rest[1]
+        candidate = nodes[index] if isinstance(nodes, list) and index < len(nodes) else None
+        if isinstance(candidate, dict) and isinstance(candidate.get("id"), str):
+            node = candidate["id"][:64]
+            rest = rest[2:]
+        else:
+            parts.append(f"nodes[{index}]")
+            rest = rest[2:]
+    for item in rest:
+        if isinstance(item, int):
+            parts.append(f"[{item}]")
+        else:
+            parts.append(("." if parts else "") + str(item))
+    return node, "".join(parts)
+
+
+def _describe_error(error: Any) -> str:
+    message = str(error["msg"])
+    if error["type"] == "extra_forbidden":
+        return "is not a known field; check its spelling or remove it"
+    if error["type"] == "missing":
+        return "is required but missing"
+    shown = repr(error.get("input"))
+    if len(shown) <= 60 and error["type"] not in ("model_type", "dict_type"):
+        message += f" (got {shown})"
+    return message
+
+
+def _resolve_node_types(flow: Flow, source: str, catalog: Catalog) -> None:
+    """Check node types exist here and bring older node-type versions up to date."""
+    for node in flow.nodes:
+        spec = catalog.get(node.type)
+        if spec is None:
+            known = [s.type for s in catalog]
+            close = difflib.get_close_matches(node.type, known, n=1)
+            hint = f"did you mean '{close[0]}'? " if close else ""
+            raise FlowFileError(
+                source,
+                f"unknown node type '{node.type}'; {hint}run `opsflow nodes` to list the "
+                "installed types, or install the node pack that provides it",
+                node=node.id,
+                field="type",
+            )
+        if node.type_version > spec.version:
+            raise FlowFileError(
+                source,
+                f"uses {node.type} version {node.type_version}, but this Opsflow knows up to "
+                f"version {spec.version}; upgrade Opsflow or the node pack",
+                node=node.id,
+                field="type_version",
+            )
+        if node.type_version < spec.version:
+            try:
+                node.params = spec.migrate_params(dict(node.params), node.type_version)
+            except (KeyError, ValueError, TypeError) as exc:
+                raise FlowFileError(
+                    source,
+                    f"could not upgrade {node.type} from version {node.type_version}: {exc}",
+                    node=node.id,
+                    field="params",
+                ) from None
+            node.type_version = spec.version
+
+
+def _normalize_numbers(value: Any) -> Any:
+    """Write whole floats as integers so 100.0 and 100 save the same way."""
+    if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
+        return int(value)
+    if isinstance(value, dict):
+        return {key: _normalize_numbers(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_normalize_numbers(item) for item in value]
+    return value
+
+
+def _line_column(prefix: str) -> tuple[int, int]:
+    line = prefix.count("\n") + 1
+    column = len(prefix) - (prefix.rfind("\n") + 1) + 1
+    return line, column
+
+
+def _megabytes(size: int) -> str:
+    return f"{size / (1024 * 1024):.1f} MB"

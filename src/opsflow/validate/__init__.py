@@ -1,0 +1,138 @@
+"""Validation of a flow: a list of diagnostics, never an exception for a bad flow."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+
+from pydantic import BaseModel
+
+from opsflow.catalog.registry import Catalog, default_catalog
+from opsflow.catalog.spec import NodeSpec
+from opsflow.model.flow import Flow
+from opsflow.validate import graph as graph_checks
+from opsflow.validate import nodes as node_checks
+from opsflow.validate.diagnostics import Diagnostic, has_errors, sort_key
+
+__all__ = ["Diagnostic", "has_errors", "validate_flow"]
+
+
+def validate_flow(
+    flow: Flow,
+    catalog: Catalog | None = None,
+    known_credentials: Collection[str] | None = None,
+) -> list[Diagnostic]:
+    """Every problem of `flow`, errors first.
+
+    `known_credentials` are the credential names available on this machine;
+    when given, a credential is known if the flow declares it or it is there.
+    """
+    catalog = catalog or default_catalog()
+    found: list[Diagnostic] = []
+    specs: dict[str, NodeSpec] = {}
+    for node in flow.nodes:
+        spec = catalog.get(node.type)
+        if spec is None:
+            found.append(
+                Diagnostic(
+                    "unknown-node-type",
+                    "error",
+                    f"node type '{node.type}' is not installed",
+                    "run `opsflow nodes` to list the installed types",
+                    node=node.id,
+                    field="type",
+                )
+            )
+        else:
+            specs[node.id] = spec
+
+    params: dict[str, BaseModel] = {}
+    ports: dict[str, tuple[str, ...]] = {}
+    for node in flow.nodes:
+        spec = specs.get(node.id)
+        if spec is None:
+            continue
+        valid, problems = node_checks.check_params(node, spec)
+        found.extend(problems)
+        if valid is not None:
+            params[node.id] = valid
+            ports[node.id] = spec.output_ports(valid)
+        elif spec.dynamic_ports is None:
+            ports[node.id] = spec.ports
+
+    graph = graph_checks.build_graph(flow)
+    found += graph_checks.check_ids(flow)
+    found += graph_checks.check_edges(flow, specs, ports)
+    found += graph_checks.check_triggers(flow, graph, specs)
+    cycles = graph_checks.check_cycles(graph)
+    found += cycles
+    found += graph_checks.check_reachability(flow, graph, specs)
+    found += graph_checks.check_open_ports(flow, specs, ports)
+
+    upstream = None if cycles else graph_checks.Upstream(graph)
+    node_ids = set(graph.nodes)
+    for node in flow.nodes:
+        valid_params = params.get(node.id)
+        if valid_params is None:
+            continue
+        spec = specs[node.id]
+        found += node_checks.check_expressions(node, valid_params, flow, node_ids, upstream)
+        found += node_checks.check_credentials(node, valid_params, spec, flow, known_credentials)
+        if spec.type == "control.approval":
+            found += node_checks.check_approval(node, valid_params)
+    found += _check_inputs(flow)
+    found += _check_layout(flow, node_ids)
+    return sorted(found, key=sort_key)
+
+
+def _check_inputs(flow: Flow) -> list[Diagnostic]:
+    found: list[Diagnostic] = []
+    python_types: dict[str, tuple[type, ...]] = {
+        "string": (str,),
+        "integer": (int,),
+        "number": (int, float),
+        "boolean": (bool,),
+        "object": (dict,),
+        "array": (list,),
+    }
+    for name, spec in flow.inputs.items():
+        expected = python_types[spec.type]
+        values = ([] if spec.default is None else [spec.default]) + list(spec.enum or [])
+        for value in values:
+            wrong_bool = isinstance(value, bool) and spec.type in ("integer", "number")
+            if not isinstance(value, expected) or wrong_bool:
+                found.append(
+                    Diagnostic(
+                        "input-type",
+                        "error",
+                        f"input '{name}' is of type {spec.type}, but {value!r} is not",
+                        "fix the default or the enum values",
+                        field=f"inputs.{name}",
+                    )
+                )
+                break
+        if spec.enum is not None and spec.default is not None and spec.default not in spec.enum:
+            found.append(
+                Diagnostic(
+                    "input-type",
+                    "error",
+                    f"input '{name}' defaults to {spec.default!r}, which is not one of its "
+                    "allowed values",
+                    "pick a default from the enum",
+                    field=f"inputs.{name}",
+                )
+            )
+    return found
+
+
+def _check_layout(flow: Flow, node_ids: Collection[str]) -> list[Diagnostic]:
+    return [
+        Diagnostic(
+            "layout-unknown-node",
+            "warning",
+            f"the layout places node '{node_id}', which does not exist",
+            "save the flow from the Studio to tidy the layout",
+            field=f"layout.nodes.{node_id}",
+        )
+        for node_id in flow.layout.nodes
+        if node_id not in node_ids
+    ]
