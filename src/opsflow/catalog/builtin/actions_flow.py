@@ -8,9 +8,9 @@ from __future__ import annotations
 import re
 from datetime import datetime
 from pathlib import PurePosixPath, PureWindowsPath
-from typing import Any, Literal, Self
+from typing import Annotated, Any, Literal, Self
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import AfterValidator, Field, field_validator, model_validator
 
 from opsflow.catalog.fields import Params, kind_field, template
 from opsflow.catalog.spec import ACTION_PORTS, NodeSpec
@@ -45,6 +45,10 @@ def check_flow_file(path: str) -> str:
             "e.g. 'steps/restart-service.flow.json'"
         )
     return path
+
+
+#: A flow file reference; declare the field with `flow_file_field`.
+FlowFile = Annotated[str, AfterValidator(check_flow_file)]
 
 
 class WaitParams(Params):
@@ -102,7 +106,7 @@ class WaitParams(Params):
 class SetVarsParams(Params):
     values: dict[str, Any] = template(
         description="Run variables to set, by name; each value may be any JSON and its "
-        "strings are templates, e.g. `{\"ticket\": \"{{ nodes.open.output.json.id }}\"}`. "
+        'strings are templates, e.g. `{"ticket": "{{ nodes.open.output.json.id }}"}`. '
         "Names are lower-case identifiers.",
     )
 
@@ -126,11 +130,11 @@ class SetVarsParams(Params):
 
 
 class SubflowParams(Params):
-    flow: str = flow_file_field(
+    flow: FlowFile = flow_file_field(
         "The flow to run, relative to this flow's file, e.g. `steps/restart.flow.json`."
     )
     inputs: dict[str, Any] = template(
-        default_factory=dict,
+        {},
         description="Inputs of the called flow, by name; strings are templates, e.g. "
         '`{"host": "{{ trigger.body.host }}"}`.',
     )
@@ -139,8 +143,6 @@ class SubflowParams(Params):
         description="Wait for the sub-flow to finish and return its outputs; when off, "
         "start it and go on at once with its run id as the output.",
     )
-
-    _flow_file = field_validator("flow")(check_flow_file)
 
 
 SPECS = [

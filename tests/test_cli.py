@@ -1,0 +1,178 @@
+"""The `opsflow` command, run as a real process: output, exit codes, no tracebacks."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.flowdocs import SAMPLES, check_flow, edge, write
+
+OPSFLOW = [sys.executable, "-m", "opsflow"]
+
+
+def opsflow(*args: str | Path, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run(
+        [*OPSFLOW, *map(str, args)], capture_output=True, text=True, timeout=60, cwd=cwd
+    )
+    assert "Traceback" not in result.stderr + result.stdout
+    return result
+
+
+def test_validate_samples_is_clean() -> None:
+    result = opsflow("validate", "--strict", *SAMPLES)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.count(": ok (") == len(SAMPLES)
+    assert "warning" not in result.stdout
+
+
+def test_validate_exit_codes(tmp_path: Path) -> None:
+    good = write(tmp_path / "good.flow.json", check_flow())
+    broken = check_flow()
+    broken["edges"].append(edge("restart", "success", "check"))
+    bad = write(tmp_path / "bad.flow.json", broken)
+    unreadable = tmp_path / "cut.flow.json"
+    unreadable.write_text('{"format": "opsflow.flow"')
+
+    assert opsflow("validate", good).returncode == 0
+    result = opsflow("validate", good, bad)
+    assert result.returncode == 1
+    assert "bad.flow.json: error [cycle]" in result.stdout
+    assert "bad.flow.json: FAILED" in result.stdout
+    result = opsflow("validate", good, bad, unreadable)
+    assert result.returncode == 2
+    assert result.stderr.strip().startswith(f"{unreadable}:1:")
+
+
+def test_validate_json_output(tmp_path: Path) -> None:
+    broken = check_flow()
+    broken["nodes"][2]["params"]["condition"] = "nodes.check.output.status !="
+    path = write(tmp_path / "a.flow.json", broken)
+    result = opsflow("validate", "--json", path)
+    assert result.returncode == 1
+    [report] = json.loads(result.stdout)
+    assert report["ok"] is False
+    assert report["diagnostics"][0]["code"] == "expression-syntax"
+    assert report["diagnostics"][0]["node"] == "is_down"
+
+
+def test_strict_turns_warnings_into_failure(tmp_path: Path) -> None:
+    document = check_flow()
+    document["edges"].pop()
+    path = write(tmp_path / "a.flow.json", document)
+    assert opsflow("validate", path).returncode == 0
+    assert opsflow("validate", "--strict", path).returncode == 1
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["validate"], "the following arguments are required"),
+        (["frobnicate"], "invalid choice"),
+        (["nodes", "show", "action.htp"], "did you mean action.http"),
+        (["validate", "/"], "is a folder"),
+        (["describe", "missing.flow.json"], "does not exist"),
+    ],
+)
+def test_usage_errors_are_sentences_with_exit_2(args: list[str], expected: str) -> None:
+    result = opsflow(*args)
+    assert result.returncode == 2
+    assert expected in result.stderr
+
+
+def test_schema_is_json_and_validates_samples(tmp_path: Path) -> None:
+    import jsonschema
+
+    result = opsflow("schema")
+    assert result.returncode == 0
+    schema = json.loads(result.stdout)
+    validator = jsonschema.Draft202012Validator(schema)
+    validator.check_schema(schema)
+    for sample in SAMPLES:
+        errors = list(validator.iter_errors(json.loads(sample.read_text())))
+        assert errors == [], f"{sample.name}: {errors[0].message if errors else ''}"
+    out = tmp_path / "schema.json"
+    assert opsflow("schema", "-o", out).returncode == 0
+    assert json.loads(out.read_text()) == schema
+
+
+def test_schema_rejects_bad_params_like_the_validator() -> None:
+    import jsonschema
+
+    schema = json.loads(opsflow("schema").stdout)
+    document = check_flow()
+    document["nodes"][1]["params"]["method"] = "FETCH"
+    errors = list(jsonschema.Draft202012Validator(schema).iter_errors(document))
+    assert errors, "an independent validator must refuse an unknown HTTP method too"
+
+
+def test_nodes_lists_every_category_and_shows_one() -> None:
+    result = opsflow("nodes")
+    assert result.returncode == 0
+    for heading in ("TRIGGERS", "CONDITIONS", "ACTIONS", "CONTROLS"):
+        assert heading in result.stdout
+    shown = opsflow("nodes", "show", "action.http")
+    assert shown.returncode == 0
+    assert "ports: success, error" in shown.stdout and "url" in shown.stdout
+    listed = json.loads(opsflow("nodes", "--json").stdout)
+    assert {"trigger.webhook", "control.approval", "action.ssh"} <= {n["type"] for n in listed}
+
+
+def test_describe_samples() -> None:
+    result = opsflow("describe", *SAMPLES)
+    assert result.returncode == 0
+    assert result.stdout.count("starts by:") >= len(SAMPLES)
+
+
+def test_fmt_check_and_rewrite(tmp_path: Path) -> None:
+    path = write(tmp_path / "a.flow.json", check_flow())
+    assert opsflow("fmt", "--check", path).returncode == 1
+    assert opsflow("fmt", path).returncode == 0
+    assert opsflow("fmt", "--check", path).returncode == 0
+
+
+def test_export_refuses_secrets_and_names_the_field(tmp_path: Path) -> None:
+    document = check_flow()
+    document["nodes"][1]["params"]["headers"] = {"X-Trace": "ghp_" + "a" * 36}
+    document["vars"] = {"db_password": "hunter2!"}
+    source = write(tmp_path / "a.flow.json", document)
+    out = tmp_path / "out.flow.json"
+    result = opsflow("export", source, "-o", out)
+    assert result.returncode == 1
+    assert "nodes.check.params.headers.X-Trace holds what looks like a GitHub token" in (
+        result.stderr
+    )
+    assert "vars.db_password holds what looks like a literal value" in result.stderr
+    assert not out.exists()
+    allowed = opsflow(
+        "export",
+        source,
+        "-o",
+        out,
+        "--allow-secret",
+        "nodes.check.params.headers.X-Trace",
+        "--allow-secret",
+        "vars.db_password",
+    )
+    assert allowed.returncode == 0, allowed.stderr
+    assert json.loads(out.read_text())["vars"]["db_password"] == "hunter2!"
+
+
+def test_export_writes_canonical_json_and_can_strip_layout(tmp_path: Path) -> None:
+    document = check_flow()
+    document["layout"] = {"nodes": {"start": {"x": 0, "y": 0}}}
+    source = write(tmp_path / "a.flow.json", document)
+    result = opsflow("export", source, "-o", "-", "--strip-layout")
+    assert result.returncode == 0
+    assert "layout" not in json.loads(result.stdout)
+    assert result.stdout.endswith("}\n")
+
+
+def test_export_refuses_invalid_flows(tmp_path: Path) -> None:
+    document = check_flow()
+    document["edges"].append(edge("restart", "success", "check"))
+    result = opsflow("export", write(tmp_path / "a.flow.json", document), "-o", tmp_path / "o")
+    assert result.returncode == 1 and "fix the errors above first" in result.stderr
