@@ -16,11 +16,25 @@ def node(node_id: str, type_: str, **params: Any) -> dict[str, Any]:
 
 
 def edge(source: str, port: str, target: str, edge_id: str | None = None) -> dict[str, Any]:
-    return {"id": edge_id or f"{source}.{port}.{target}", "from": source, "port": port, "to": target}
+    return {
+        "id": edge_id or f"{source}.{port}.{target}",
+        "from": source,
+        "port": port,
+        "to": target,
+    }
 
 
-def flow_doc(nodes: list[dict[str, Any]], edges: list[dict[str, Any]], **extra: Any) -> dict[str, Any]:
-    return {"format": "opsflow.flow", "version": 1, "id": "test-flow", **extra, "nodes": nodes, "edges": edges}
+def flow_doc(
+    nodes: list[dict[str, Any]], edges: list[dict[str, Any]], **extra: Any
+) -> dict[str, Any]:
+    return {
+        "format": "opsflow.flow",
+        "version": 1,
+        "id": "test-flow",
+        **extra,
+        "nodes": nodes,
+        "edges": edges,
+    }
 
 
 def check_flow() -> dict[str, Any]:

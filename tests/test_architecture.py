@@ -21,7 +21,9 @@ def test_no_module_outside_studio_imports_qt() -> None:
                 names = [alias.name for alias in node.names]
             elif isinstance(node, ast.ImportFrom) and node.module:
                 names = [node.module]
-            offenders += [f"{path}: {n}" for n in names if n.split(".")[0] in {"PySide6", "shiboken6"}]
+            offenders += [
+                f"{path}: {n}" for n in names if n.split(".")[0] in {"PySide6", "shiboken6"}
+            ]
     assert offenders == []
 
 
@@ -31,5 +33,7 @@ def test_importing_the_core_and_cli_loads_no_qt() -> None:
         "from opsflow.catalog import default_catalog; default_catalog();"
         "print(sorted(m for m in sys.modules if m.startswith(('PySide6', 'shiboken'))))"
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
     assert result.stdout.strip() == "[]"

@@ -60,7 +60,11 @@ def install_pack(site: Path, *, with_broken: bool = False) -> None:
 def run_opsflow(site: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PYTHONPATH": str(site)}
     return subprocess.run(
-        [sys.executable, "-m", "opsflow", *args], capture_output=True, text=True, env=env, timeout=60
+        [sys.executable, "-m", "opsflow", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
     )
 
 

@@ -13,21 +13,29 @@ byte-identical) and atomic (temporary file, fsync, rename).
 from __future__ import annotations
 
 import difflib
-import json
 import os
+import re
 import tempfile
 from pathlib import Path
 from typing import Any
 
+import pydantic_core
 from pydantic import ValidationError
 
 from opsflow.catalog.registry import Catalog, default_catalog
 from opsflow.errors import FlowFileError
-from opsflow.model.flow import FORMAT, FORMAT_VERSION, Flow
+from opsflow.model.flow import (
+    FORMAT,
+    FORMAT_VERSION,
+    NODE_ID_PATTERN,
+    PORT_PATTERN,
+    SLUG_PATTERN,
+    Flow,
+)
 from opsflow.model.migrations import migrate
+from opsflow.perf import paused_gc
 
 MAX_FILE_BYTES = 20 * 1024 * 1024
-MAX_DEPTH = 64
 
 
 def load_flow(path: str | os.PathLike[str], catalog: Catalog | None = None) -> Flow:
@@ -42,16 +50,18 @@ def parse_flow(data: bytes | str, source: str = "<flow>", catalog: Catalog | Non
     text = _decode(data, source) if isinstance(data, bytes) else data
     if len(text) > MAX_FILE_BYTES:
         raise FlowFileError(source, f"is larger than {_megabytes(MAX_FILE_BYTES)}; refusing it")
-    document = _parse_json(text, source)
-    document = _check_header_and_migrate(document, source)
-    flow = _validate_shape(document, source)
-    _resolve_node_types(flow, source, catalog or default_catalog())
+    with paused_gc():
+        document = _parse_json(text, source)
+        document = _check_header_and_migrate(document, source)
+        flow = _validate_shape(document, source)
+        _resolve_node_types(flow, source, catalog or default_catalog())
     return flow
 
 
 def dump_flow(flow: Flow) -> str:
-    """The canonical text of a flow."""
-    return json.dumps(canonical_document(flow), indent=2, ensure_ascii=False) + "\n"
+    """The canonical text of a flow (UTF-8, two-space indent, trailing newline)."""
+    with paused_gc():
+        return pydantic_core.to_json(canonical_document(flow), indent=2).decode("utf-8") + "\n"
 
 
 def canonical_document(flow: Flow) -> dict[str, Any]:
@@ -74,7 +84,7 @@ def canonical_document(flow: Flow) -> dict[str, Any]:
             layout["nodes"] = dict(sorted(layout["nodes"].items()))
         if "notes" in layout:
             layout["notes"] = sorted(layout["notes"], key=lambda n: n["id"])
-    return {key: _normalize_numbers(value) for key, value in document.items()}
+    return document
 
 
 def save_flow(flow: Flow, path: str | os.PathLike[str]) -> None:
@@ -159,43 +169,35 @@ def _decode(data: bytes, source: str) -> str:
         ) from None
 
 
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not valid JSON; use a number or null")
+_JSON_ERROR = re.compile(r"^(?P<message>.*) at line (?P<line>\d+) column (?P<column>\d+)$")
 
 
 def _parse_json(text: str, source: str) -> Any:
+    """Parse with pydantic-core's JSON parser: fast, and it bounds nesting depth."""
     if not text.strip():
         raise FlowFileError(source, "is empty; a flow file is a JSON object")
     try:
-        document = json.loads(text, parse_constant=_reject_constant)
-    except json.JSONDecodeError as exc:
-        message = exc.msg
-        if exc.pos >= len(text.rstrip()):
-            message += " (the file ends too early: was it cut off?)"
-        raise FlowFileError(
-            source, f"is not valid JSON: {message}", line=exc.lineno, column=exc.colno
-        ) from None
-    except RecursionError:
-        raise FlowFileError(source, "is nested too deeply to be a flow file") from None
+        return pydantic_core.from_json(text, allow_inf_nan=False)
     except ValueError as exc:
-        raise FlowFileError(source, f"is not valid JSON: {exc}") from None
-    _check_depth(document, source)
-    return document
-
-
-def _check_depth(document: Any, source: str) -> None:
-    """Refuse absurd nesting before recursive code (pydantic, Jinja) meets it."""
-    stack: list[tuple[Any, int]] = [(document, 1)]
-    while stack:
-        value, depth = stack.pop()
-        if depth > MAX_DEPTH:
+        match = _JSON_ERROR.match(str(exc))
+        if match is None:
+            raise FlowFileError(source, f"is not valid JSON: {exc}") from None
+        message = match["message"]
+        line, column = int(match["line"]), int(match["column"])
+        if message == "recursion limit exceeded":
             raise FlowFileError(
-                source, f"nests values more than {MAX_DEPTH} levels deep; flatten the data"
-            )
-        if isinstance(value, dict):
-            stack.extend((item, depth + 1) for item in value.values())
-        elif isinstance(value, list):
-            stack.extend((item, depth + 1) for item in value)
+                source, "is nested too deeply to be a flow file; flatten the data", line=line
+            ) from None
+        if message.startswith("EOF while parsing"):
+            message += " (the file ends too early: was it cut off?)"
+        elif message == "expected value":
+            rest = text.splitlines()[line - 1][column - 1 :] if line <= text.count("\n") + 1 else ""
+            for word in ("NaN", "Infinity", "-Infinity"):
+                if rest.startswith(word):
+                    message = f"{word} is not a JSON number; use a number or null"
+        raise FlowFileError(
+            source, f"is not valid JSON: {message}", line=line, column=column
+        ) from None
 
 
 def _check_header_and_migrate(document: Any, source: str) -> dict[str, Any]:
@@ -266,8 +268,26 @@ def _locate(document: dict[str, Any], loc: tuple[Any, ...]) -> tuple[str | None,
     return node, "".join(parts)
 
 
+def _pattern_sentence(pattern: str, field_name: object) -> str | None:
+    if field_name == "port" and pattern == PORT_PATTERN:
+        return "must be a port name: lower-case letters, digits and underscores"
+    if pattern == NODE_ID_PATTERN:
+        return (
+            "must be lower-case letters, digits and underscores, starting with a letter or "
+            "underscore (e.g. restart_nginx), because expressions use it as nodes.<id>"
+        )
+    if pattern == SLUG_PATTERN:
+        return "must be letters, digits, '_', '-' or '.', at most 128 characters"
+    return None
+
+
 def _describe_error(error: Any) -> str:
     message = str(error["msg"])
+    if error["type"] == "string_pattern_mismatch":
+        pattern = str(error.get("ctx", {}).get("pattern"))
+        sentence = _pattern_sentence(pattern, error["loc"][-1] if error["loc"] else None)
+        if sentence is not None:
+            return f"{sentence} (got {error.get('input')!r:.60})"
     if error["type"] == "extra_forbidden":
         return "is not a known field; check its spelling or remove it"
     if error["type"] == "missing":
@@ -312,17 +332,6 @@ def _resolve_node_types(flow: Flow, source: str, catalog: Catalog) -> None:
                     field="params",
                 ) from None
             node.type_version = spec.version
-
-
-def _normalize_numbers(value: Any) -> Any:
-    """Write whole floats as integers so 100.0 and 100 save the same way."""
-    if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
-        return int(value)
-    if isinstance(value, dict):
-        return {key: _normalize_numbers(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_normalize_numbers(item) for item in value]
-    return value
 
 
 def _line_column(prefix: str) -> tuple[int, int]:

@@ -268,7 +268,9 @@ def test_next_fire_times_keep_local_time_across_the_spring_change() -> None:
     assert [t.hour for t in times] == [9, 9, 9]
     assert [t.utcoffset() for t in times] == [timedelta(hours=1)] + [timedelta(hours=2)] * 2
     # 02:30 does not exist that night; the run happens right after the jump.
-    skipped = next_fire_times(schedule("30 2 * * *"), datetime(2024, 3, 30, 12, 0, tzinfo=BERLIN), 2)
+    skipped = next_fire_times(
+        schedule("30 2 * * *"), datetime(2024, 3, 30, 12, 0, tzinfo=BERLIN), 2
+    )
     assert [t.astimezone(UTC) for t in skipped] == [
         datetime(2024, 3, 31, 1, 0, tzinfo=UTC),
         datetime(2024, 4, 1, 0, 30, tzinfo=UTC),

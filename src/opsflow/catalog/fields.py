@@ -10,6 +10,7 @@ never templated (pass values to scripts as arguments or environment).
 
 from __future__ import annotations
 
+import functools
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -46,38 +47,63 @@ def credential(default: Any = None, *, kinds: tuple[str, ...], **kwargs: Any) ->
 
 
 def field_kind(model: type[BaseModel], name: str) -> FieldKind | None:
-    extra = model.model_fields[name].json_schema_extra
-    if isinstance(extra, dict):
-        kind = extra.get(KIND_KEY)
-        if isinstance(kind, str):
-            return kind  # type: ignore[return-value]
-    return None
+    return dict(_field_kinds(model))[name]
 
 
-def walk_strings(params: BaseModel, prefix: str = "") -> list[tuple[str, str, FieldKind]]:
+@functools.cache
+def _field_kinds(model: type[BaseModel]) -> tuple[tuple[str, FieldKind | None], ...]:
+    """Each field of a model with its kind, computed once per model class."""
+    kinds: list[tuple[str, FieldKind | None]] = []
+    for name, info in model.model_fields.items():
+        extra = info.json_schema_extra
+        kind = extra.get(KIND_KEY) if isinstance(extra, dict) else None
+        kinds.append((name, kind if isinstance(kind, str) else None))  # type: ignore[arg-type]
+    return tuple(kinds)
+
+
+def walk_strings(
+    params: BaseModel, prefix: str = "", *, only_set: bool = False
+) -> list[tuple[str, str, FieldKind]]:
     """Every string in `params` whose field has a kind, as (field path, value, kind).
 
     Kinds propagate into lists, dicts and nested values of a field; nested
-    parameter models declare their own kinds.
+    parameter models declare their own kinds. With `only_set`, fields left at
+    their defaults are skipped: defaults are the node type's own literals, so
+    the validator need not look at them again for every node.
     """
     found: list[tuple[str, str, FieldKind]] = []
-    for name in type(params).model_fields:
+    chosen = params.model_fields_set if only_set else None
+    for name, kind in _field_kinds(type(params)):
+        if chosen is not None and name not in chosen:
+            continue
         value = getattr(params, name)
-        _walk_value(value, f"{prefix}{name}", field_kind(type(params), name), found)
+        if value is None or isinstance(value, bool | int | float):
+            continue
+        if kind is None and isinstance(value, str):
+            continue  # a literal string: nothing to report
+        _walk_value(value, f"{prefix}{name}", kind, found, only_set)
     return found
 
 
 def _walk_value(
-    value: Any, path: str, kind: FieldKind | None, found: list[tuple[str, str, FieldKind]]
+    value: Any,
+    path: str,
+    kind: FieldKind | None,
+    found: list[tuple[str, str, FieldKind]],
+    only_set: bool,
 ) -> None:
-    if isinstance(value, BaseModel):
-        found.extend(walk_strings(value, f"{path}."))
-    elif isinstance(value, str):
+    if isinstance(value, str):
         if kind is not None:
             found.append((path, value, kind))
+    elif isinstance(value, BaseModel):
+        found.extend(walk_strings(value, f"{path}.", only_set=only_set))
     elif isinstance(value, list | tuple):
         for index, item in enumerate(value):
-            _walk_value(item, f"{path}[{index}]", kind, found)
+            if isinstance(item, str):  # the common argv case, without a call per item
+                if kind is not None:
+                    found.append((f"{path}[{index}]", item, kind))
+            else:
+                _walk_value(item, f"{path}[{index}]", kind, found, only_set)
     elif isinstance(value, dict):
         for key, item in value.items():
-            _walk_value(item, f"{path}.{key}", kind, found)
+            _walk_value(item, f"{path}.{key}", kind, found, only_set)

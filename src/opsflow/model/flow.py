@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
 
 FORMAT = "opsflow.flow"
 FORMAT_VERSION = 1
@@ -21,6 +21,15 @@ NODE_ID_PATTERN = r"^[a-z_][a-z0-9_]{0,63}$"
 #: Flow, edge and note ids may also use hyphens and dots.
 SLUG_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$"
 PORT_PATTERN = r"^[a-z_][a-z0-9_]{0,63}$"
+
+
+def _compact_number(value: float) -> float | int:
+    value = float(value)
+    return int(value) if value.is_integer() and abs(value) < 2**53 else value
+
+
+#: A float that is written as an integer when it is whole, so 100.0 saves as 100.
+Number = Annotated[float, PlainSerializer(_compact_number, when_used="json")]
 
 NodeId = Annotated[str, Field(pattern=NODE_ID_PATTERN)]
 Slug = Annotated[str, Field(pattern=SLUG_PATTERN)]
@@ -59,7 +68,7 @@ class FlowSettings(_Strict):
     """Run-wide settings that change how the flow executes."""
 
     max_concurrency: int = Field(32, ge=1, le=1024, description="Nodes running at once.")
-    timeout_s: float | None = Field(
+    timeout_s: Number | None = Field(
         None, gt=0, le=30 * 24 * 3600, description="Whole-run timeout in seconds."
     )
     file_roots: list[str] = Field(
@@ -72,8 +81,8 @@ class RetryPolicy(_Strict):
     """How often a failed node is tried again, with exponential backoff."""
 
     attempts: int = Field(3, ge=1, le=100, description="Total attempts, the first included.")
-    backoff_s: float = Field(1.0, ge=0, le=3600, description="Wait before the second attempt.")
-    max_backoff_s: float = Field(300.0, ge=0, le=24 * 3600)
+    backoff_s: Number = Field(1.0, ge=0, le=3600, description="Wait before the second attempt.")
+    max_backoff_s: Number = Field(300.0, ge=0, le=24 * 3600)
     jitter: bool = True
 
 
@@ -87,7 +96,7 @@ class Node(_Strict):
     description: str = ""
     params: dict[str, Any] = Field(default_factory=dict)
     retry: RetryPolicy | None = None
-    timeout_s: float | None = Field(None, gt=0, le=30 * 24 * 3600)
+    timeout_s: Number | None = Field(None, gt=0, le=30 * 24 * 3600)
     join: JoinMode = "all"
     disabled: bool = False
 
@@ -102,9 +111,9 @@ class Edge(_Strict):
 
 
 class NodePlacement(_Strict):
-    x: float
-    y: float
-    width: float | None = Field(None, gt=0)
+    x: Number
+    y: Number
+    width: Number | None = Field(None, gt=0)
     collapsed: bool = False
     color: str | None = Field(None, pattern=r"^#[0-9a-fA-F]{6}$")
 
@@ -113,10 +122,10 @@ class StickyNote(_Strict):
     """A Markdown note on the canvas; presentation only."""
 
     id: Slug
-    x: float
-    y: float
-    width: float = Field(240.0, gt=0)
-    height: float = Field(120.0, gt=0)
+    x: Number
+    y: Number
+    width: Number = Field(240.0, gt=0)
+    height: Number = Field(120.0, gt=0)
     text: str = ""
     color: str | None = Field(None, pattern=r"^#[0-9a-fA-F]{6}$")
 

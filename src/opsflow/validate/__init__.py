@@ -6,9 +6,11 @@ from collections.abc import Collection
 
 from pydantic import BaseModel
 
+from opsflow.catalog.fields import walk_strings
 from opsflow.catalog.registry import Catalog, default_catalog
 from opsflow.catalog.spec import NodeSpec
 from opsflow.model.flow import Flow
+from opsflow.perf import paused_gc
 from opsflow.validate import graph as graph_checks
 from opsflow.validate import nodes as node_checks
 from opsflow.validate.diagnostics import Diagnostic, has_errors, sort_key
@@ -26,6 +28,13 @@ def validate_flow(
     `known_credentials` are the credential names available on this machine;
     when given, a credential is known if the flow declares it or it is there.
     """
+    with paused_gc():
+        return _validate(flow, catalog, known_credentials)
+
+
+def _validate(
+    flow: Flow, catalog: Catalog | None, known_credentials: Collection[str] | None
+) -> list[Diagnostic]:
     catalog = catalog or default_catalog()
     found: list[Diagnostic] = []
     specs: dict[str, NodeSpec] = {}
@@ -59,24 +68,27 @@ def validate_flow(
         elif spec.dynamic_ports is None:
             ports[node.id] = spec.ports
 
-    graph = graph_checks.build_graph(flow)
+    graph = graph_checks.FlowGraph(flow)
     found += graph_checks.check_ids(flow)
-    found += graph_checks.check_edges(flow, specs, ports)
+    found += graph_checks.check_edges(flow, ports)
     found += graph_checks.check_triggers(flow, graph, specs)
-    cycles = graph_checks.check_cycles(graph)
-    found += cycles
+    order = graph.topological_order()
+    if order is None:
+        found += graph_checks.check_cycles(graph)
     found += graph_checks.check_reachability(flow, graph, specs)
     found += graph_checks.check_open_ports(flow, specs, ports)
 
-    upstream = None if cycles else graph_checks.Upstream(graph)
-    node_ids = set(graph.nodes)
+    upstream = None if order is None else graph_checks.Upstream(graph, order)
+    node_ids = graph.succ.keys()
     for node in flow.nodes:
         valid_params = params.get(node.id)
         if valid_params is None:
             continue
         spec = specs[node.id]
-        found += node_checks.check_expressions(node, valid_params, flow, node_ids, upstream)
-        found += node_checks.check_credentials(node, valid_params, spec, flow, known_credentials)
+        strings = walk_strings(valid_params, only_set=True)
+        if strings:
+            found += node_checks.check_expressions(node, strings, flow, node_ids, upstream)
+            found += node_checks.check_credentials(node, strings, spec, flow, known_credentials)
         if spec.type == "control.approval":
             found += node_checks.check_approval(node, valid_params)
     found += _check_inputs(flow)

@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from opsflow.catalog.fields import walk_strings
+from opsflow.catalog.fields import FieldKind
 from opsflow.catalog.spec import NodeSpec
 from opsflow.expr import (
     CONTEXT_NAMES,
@@ -49,17 +49,16 @@ def check_params(node: Node, spec: NodeSpec) -> tuple[BaseModel | None, list[Dia
 
 def check_expressions(
     node: Node,
-    params: BaseModel,
+    strings: list[tuple[str, str, FieldKind]],
     flow: Flow,
     node_ids: Collection[str],
     upstream: Upstream | None,
 ) -> list[Diagnostic]:
     """Syntax, references to nodes that are not upstream, unknown names and inputs."""
     found: list[Diagnostic] = []
-    for path, source, kind in walk_strings(params):
+    for path, source, kind in strings:
         if kind not in ("template", "expression"):
             continue
-        field = f"params.{path}"
         try:
             if kind == "expression":
                 refs = parse_expression(source)
@@ -75,12 +74,17 @@ def check_expressions(
                     str(exc),
                     "fix the template; see the README's section on expressions",
                     node=node.id,
-                    field=field,
+                    field=f"params.{path}",
                 )
             )
             continue
-        found.extend(_check_references(node, field, refs, flow, node_ids, upstream))
+        if refs.nodes or refs.inputs or not refs.names <= _PLAIN_NAMES:
+            found += _check_references(node, f"params.{path}", refs, flow, node_ids, upstream)
     return found
+
+
+#: Context names whose use needs no further check.
+_PLAIN_NAMES = CONTEXT_NAMES - {"item", "index"}
 
 
 def _check_references(
@@ -92,7 +96,7 @@ def _check_references(
     upstream: Upstream | None,
 ) -> list[Diagnostic]:
     found: list[Diagnostic] = []
-    for referenced in sorted(refs.nodes):
+    for referenced in refs.nodes:
         if referenced == node.id:
             found.append(
                 Diagnostic(
@@ -151,7 +155,7 @@ def _check_references(
                 field=field,
             )
         )
-    for name in sorted(refs.inputs - set(flow.inputs)):
+    for name in refs.inputs - flow.inputs.keys():
         found.append(
             Diagnostic(
                 "unknown-input",
@@ -166,11 +170,15 @@ def _check_references(
 
 
 def check_credentials(
-    node: Node, params: BaseModel, spec: NodeSpec, flow: Flow, known: Collection[str] | None
+    node: Node,
+    strings: list[tuple[str, str, FieldKind]],
+    spec: NodeSpec,
+    flow: Flow,
+    known: Collection[str] | None,
 ) -> list[Diagnostic]:
     """Credentials are referenced by name; the name must be declared or installed."""
     found: list[Diagnostic] = []
-    for path, name, kind in walk_strings(params):
+    for path, name, kind in strings:
         if kind != "credential":
             continue
         field = f"params.{path}"

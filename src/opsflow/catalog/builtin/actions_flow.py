@@ -84,7 +84,8 @@ class WaitParams(Params):
             ) from None
         if moment.tzinfo is None:
             raise ValueError(
-                f"'{value}' has no time zone; add one, e.g. '{value}+00:00' or '{value}Z'"
+                f"'{value}' has no time zone; add one, e.g. '2025-01-31T22:00:00+01:00' "
+                "or '2025-01-31T21:00:00Z'"
             )
         return value
 

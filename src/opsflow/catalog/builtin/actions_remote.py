@@ -1,6 +1,6 @@
 """Actions that reach other machines over the network: HTTP requests and SSH commands.
 
-It also owns the HTTP vocabulary (methods, URL and status checks) the ticket action reuses.
+It also owns the HTTP and host checks (methods, URLs, host names) the messaging actions reuse.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from opsflow.catalog.builtin.actions_local import (
     exit_codes_field,
     max_output_field,
 )
+from opsflow.catalog.builtin.triggers import parse_statuses
 from opsflow.catalog.fields import Params, credential, kind_field, template
 from opsflow.catalog.spec import ACTION_PORTS, NodeSpec
 from opsflow.expr import is_template
@@ -37,39 +38,38 @@ SECRET_HEADERS = frozenset(
     {"authorization", "proxy-authorization", "cookie", "x-api-key", "api-key", "x-auth-token"}
 )
 
-_STATUS_RANGES = re.compile(r"^\d{3}(-\d{3})?(,\d{3}(-\d{3})?)*$")
-
 
 def check_http_url(url: str, field: str) -> None:
     """A URL without template syntax must be an absolute http(s) URL."""
     if is_template(url):
         return
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # e.g. an unclosed IPv6 bracket
+        parts = urlsplit("")
+    if (
+        parts.scheme not in ("http", "https")
+        or not parts.hostname
+        or any(char.isspace() for char in url)
+    ):
         raise ValueError(
             f"`{field}` is '{url}'; give a full http:// or https:// URL such as "
             "https://api.example.com/v1"
         )
 
 
-def parse_statuses(text: str) -> tuple[tuple[int, int], ...]:
-    """Parse "200-299,304" into inclusive ranges; ValueError with a sentence if malformed."""
-    compact = text.replace(" ", "")
-    if not _STATUS_RANGES.match(compact):
+def check_literal_host(host: str, field: str) -> None:
+    """A host without template syntax must be a bare host name or IP address."""
+    if is_template(host):
+        return
+    if "@" in host:
         raise ValueError(
-            f"success_statuses '{text}' is not a list of codes and ranges like '200-299,304'"
+            f"`{field}` '{host}' contains '@'; give only the host name (the user has its own field)"
         )
-    ranges = []
-    for item in compact.split(","):
-        low, _, high = item.partition("-")
-        first, last = int(low), int(high or low)
-        if not 100 <= first <= last <= 599:
-            raise ValueError(
-                f"success_statuses item '{item}' is not a range of HTTP statuses between "
-                "100 and 599, low to high"
-            )
-        ranges.append((first, last))
-    return tuple(ranges)
+    if host.count(":") == 1:
+        raise ValueError(f"`{field}` '{host}' contains a port; set the port in its own field")
+    if host.startswith("-") or not re.fullmatch(r"[A-Za-z0-9._:%\[\]-]+", host):
+        raise ValueError(f"`{field}` '{host}' is not a host name or IP address")
 
 
 class HttpParams(Params):
@@ -259,8 +259,7 @@ class SshParams(Params):
 
     @model_validator(mode="after")
     def _check(self) -> Self:
-        if not is_template(self.host):
-            _check_literal_host(self.host)
+        check_literal_host(self.host, "host")
         if not is_template(self.user) and (
             self.user.startswith("-") or any(char.isspace() for char in self.user)
         ):
@@ -268,15 +267,6 @@ class SshParams(Params):
         check_argv(self.command)
         check_literal_path(self.known_hosts, "known_hosts")
         return self
-
-
-def _check_literal_host(host: str) -> None:
-    if "@" in host:
-        raise ValueError(f"host '{host}' contains '@'; put the user name in `user`")
-    if host.count(":") == 1:
-        raise ValueError(f"host '{host}' contains a port; put the port in `port`")
-    if host.startswith("-") or not re.fullmatch(r"[A-Za-z0-9._:%\[\]-]+", host):
-        raise ValueError(f"host '{host}' is not a host name or IP address")
 
 
 SPECS = [

@@ -45,8 +45,8 @@ class FormProperty(Params):
         None, min_length=1, max_length=200, description="The only allowed answers (a list)."
     )
     default: Any = Field(None, description="The answer filled in at first.")
-    minimum: float | None = Field(None, description="Smallest allowed number.")
-    maximum: float | None = Field(None, description="Largest allowed number.")
+    minimum: int | float | None = Field(None, description="Smallest allowed number.")
+    maximum: int | float | None = Field(None, description="Largest allowed number.")
     min_length: int | None = Field(
         None, alias="minLength", ge=0, description="Fewest characters of a text answer."
     )
