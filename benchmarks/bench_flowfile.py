@@ -123,7 +123,7 @@ def main() -> int:
         rows = [
             ("load (read, parse, check, migrate, model)", median_ms(lambda: load_flow(path)), 300),
             ("validate, first time (expression cache empty)", median_ms(cold_validate), 200),
-            ("validate again (expressions parsed before)", median_ms(lambda: validate_flow(flow)), 200),
+            ("validate again (parse cache warm)", median_ms(lambda: validate_flow(flow)), 200),
             ("save (canonical, atomic)", median_ms(lambda: save_flow(flow, path)), 300),
             ("baseline: json.loads of the same file", median_ms(lambda: json.loads(text)), None),
             (
