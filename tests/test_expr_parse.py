@@ -127,3 +127,21 @@ def test_fast_template_path_agrees_with_jinja(source: str) -> None:
 @given(expressions)
 def test_fast_expression_path_agrees_with_jinja(source: str) -> None:
     assert _outcome(parse_expression, source) == _slow(parse_expression, source)
+
+
+def test_fromjson_filter_is_known_and_bounded() -> None:
+    from opsflow.expr.parse import environment, from_json
+
+    assert parse_template("{{ nodes.s.output.stdout | fromjson }}").nodes == {"s"}
+    assert environment().from_string("{{ ('[1, 2]' | fromjson)[1] }}").render() == "2"
+    with pytest.raises(ExpressionError, match="could not parse"):
+        from_json("{not json")
+    with pytest.raises(ExpressionError, match="needs text"):
+        from_json(42)
+
+
+def test_unknown_filters_and_tests_are_syntax_errors() -> None:
+    with pytest.raises(ExpressionError, match="no filter named 'shout'"):
+        parse_template("{{ trigger.body | shout }}")
+    with pytest.raises(ExpressionError, match="no test named 'prime'"):
+        parse_expression("inputs.n is prime")

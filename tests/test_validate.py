@@ -203,3 +203,49 @@ def test_errors_sort_before_warnings_and_format_as_one_line() -> None:
     assert set(severities) == {"error", "warning"}
     line = found[0].format("f.flow.json")
     assert line.startswith("f.flow.json: error [unknown-node]") and "\n" not in line
+
+
+def test_flow_outputs_are_checked_templates() -> None:
+    document = check_flow()
+    document["outputs"] = {
+        "status": "{{ nodes.check.output.status }}",
+        "broken": "{{ nodes.check.output. }}",
+        "ghost": "{{ nodes.nope.output }}",
+        "Bad-Name": "x",
+    }
+    found = {(d.code, d.field) for d in diagnose(document)}
+    assert found == {
+        ("expression-syntax", "outputs.broken"),
+        ("not-upstream", "outputs.ghost"),
+        ("invalid-output", "outputs.Bad-Name"),
+    }
+
+
+def test_input_defaults_must_satisfy_pattern_and_bounds() -> None:
+    document = check_flow()
+    document["inputs"] = {
+        "ticket": {"type": "string", "pattern": "^CHG[0-9]+$", "default": "INC1"},
+        "percent": {"type": "integer", "minimum": 1, "maximum": 99, "default": 120},
+        "fine": {"type": "string", "pattern": "^[a-z]+$", "default": "nginx", "format": "hostname"},
+    }
+    found = [d for d in diagnose(document) if d.code == "input-type"]
+    assert {d.field for d in found} == {"inputs.ticket", "inputs.percent"}
+    assert any("above its maximum 99" in d.message for d in found)
+
+
+def test_approval_ports_that_lead_nowhere_warn() -> None:
+    document = check_flow()
+    document["nodes"].append(
+        node(
+            "ok",
+            "control.approval",
+            approvers=["{{ inputs.manager }}", "group:ops"],
+            message="Restart nginx?",
+            timeout_s=3600,
+        )
+    )
+    document["inputs"] = {"manager": {"type": "string", "required": True}}
+    document["edges"][2] = edge("is_down", "true", "ok")
+    document["edges"].append(edge("ok", "approved", "restart"))
+    open_ports = {d.field for d in diagnose(document) if d.code == "port-unconnected"}
+    assert open_ports == {"port:rejected", "port:timeout"}

@@ -216,7 +216,9 @@ def test_bad_foreach_is_rejected_with_a_reason(data: dict[str, Any], expected: s
 
 def test_walk_strings_reports_templates_and_expressions() -> None:
     assert walk_strings(ApprovalParams.model_validate(APPROVAL_FULL)) == [
-        ("message", "Restart {{ trigger.body.host }} now?", "template")
+        ("approvers[0]", "jdoe", "template"),
+        ("approvers[1]", "group:IT Ops", "template"),
+        ("message", "Restart {{ trigger.body.host }} now?", "template"),
     ]
     assert walk_strings(ForeachParams.model_validate(FOREACH_FULL)) == [
         ("items", "nodes.fetch.output.json.items", "expression"),
@@ -225,3 +227,10 @@ def test_walk_strings_reports_templates_and_expressions() -> None:
         ("inputs.slot", "{{ index }}", "template"),
         ("inputs.tags[0]", "{{ item.env }}", "template"),
     ]
+
+
+def test_approvers_may_be_templates() -> None:
+    params = ApprovalParams.model_validate(
+        {**APPROVAL_FULL, "approvers": ["{{ inputs.manager }}", "group:it-ops"]}
+    )
+    assert params.approvers[0] == "{{ inputs.manager }}"

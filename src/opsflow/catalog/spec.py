@@ -40,6 +40,9 @@ class NodeSpec:
     side_effects: bool | ParamsPredicate
     idempotent: bool | ParamsPredicate
     version: int = 1
+    #: The node picks one of several ports (conditions, approvals): a port that
+    #: leads nowhere quietly ends the branch, so the validator warns about it.
+    routes: bool = False
     #: Output ports that depend on the parameters (a switch's cases).
     dynamic_ports: Callable[[Any], tuple[str, ...]] | None = None
     #: `migrations[v]` turns version-`v` params into version-`v + 1` params.

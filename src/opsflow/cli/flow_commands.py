@@ -9,10 +9,12 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from opsflow.catalog.registry import default_catalog
+from pydantic import ValidationError
+
+from opsflow.catalog.registry import Catalog, default_catalog
 from opsflow.errors import FlowFileError, OpsflowError
 from opsflow.flowfile import canonical_document, dump_flow, load_flow, write_atomic
-from opsflow.model.flow import Flow
+from opsflow.model.flow import Flow, Node
 from opsflow.schema import flow_json_schema
 from opsflow.secretscan import find_secrets
 from opsflow.validate import has_errors, validate_flow
@@ -117,14 +119,17 @@ def run_describe(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _describe(flow: Flow, name: str, catalog: Any) -> str:
+def _describe(flow: Flow, name: str, catalog: Catalog) -> str:
     lines = [f"{flow.name or flow.id}  ({name})"]
     if flow.description:
         lines.append(f"  {flow.description}")
-    kinds = Counter(catalog.get(n.type).category for n in flow.nodes if n.type in catalog)
+    specs = [catalog.get(n.type) for n in flow.nodes]
+    kinds = Counter(spec.category for spec in specs if spec is not None)
     parts = ", ".join(f"{count} {kind}{'s' if count != 1 else ''}" for kind, count in kinds.items())
     lines.append(f"  nodes: {len(flow.nodes)} ({parts}); edges: {len(flow.edges)}")
-    triggers = [n for n in flow.nodes if n.type.startswith("trigger.")]
+    triggers = [
+        n for n, spec in zip(flow.nodes, specs, strict=True) if spec and spec.category == "trigger"
+    ]
     for trigger in triggers:
         lines.append(f"  starts by: {trigger.type.split('.', 1)[1]} '{trigger.id}'")
     if flow.inputs:
@@ -136,14 +141,21 @@ def _describe(flow: Flow, name: str, catalog: Any) -> str:
     if flow.credentials:
         shown = ", ".join(f"{key} ({spec.kind})" for key, spec in flow.credentials.items())
         lines.append(f"  needs credentials: {shown}")
-    acting = [
-        n.id
-        for n in flow.nodes
-        if n.type in catalog and catalog.get(n.type).has_side_effects() and not n.disabled
-    ]
+    acting = [n.id for n in flow.nodes if not n.disabled and _may_change_things(n, catalog)]
     if acting:
         lines.append(f"  may change things: {', '.join(acting)}")
     return "\n".join(lines)
+
+
+def _may_change_things(node: Node, catalog: Catalog) -> bool:
+    spec = catalog.get(node.type)
+    if spec is None:
+        return True
+    try:
+        params = spec.params.model_validate(node.params)
+    except ValidationError:
+        return spec.has_side_effects()
+    return spec.has_side_effects(params)
 
 
 def run_fmt(args: argparse.Namespace) -> int:

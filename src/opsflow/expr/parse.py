@@ -14,6 +14,7 @@ goes through Jinja's parser. A property test keeps both ways in agreement.
 from __future__ import annotations
 
 import functools
+import json
 import re
 from typing import NamedTuple
 
@@ -50,7 +51,25 @@ class References(NamedTuple):
 @functools.cache
 def environment() -> ImmutableSandboxedEnvironment:
     """The one sandboxed environment; `undefined` is strict so typos fail loudly."""
-    return ImmutableSandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
+    env = ImmutableSandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
+    env.filters["fromjson"] = from_json
+    return env
+
+
+#: Largest text the `fromjson` filter parses.
+MAX_FROMJSON_CHARS = 10 * 1024 * 1024
+
+
+def from_json(text: object) -> object:
+    """The `fromjson` filter: parse JSON text (e.g. a script's stdout) into data."""
+    if not isinstance(text, str | bytes):
+        raise ExpressionError(f"fromjson needs text, got {type(text).__name__}")
+    if len(text) > MAX_FROMJSON_CHARS:
+        raise ExpressionError(f"fromjson got {len(text)} characters; the limit is 10 MiB")
+    try:
+        return json.loads(text)
+    except (ValueError, RecursionError) as exc:
+        raise ExpressionError(f"fromjson could not parse its input as JSON: {exc}") from None
 
 
 def is_template(source: str) -> bool:

@@ -8,9 +8,10 @@ type's model by `opsflow.validate`.
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, field_validator
 
 FORMAT = "opsflow.flow"
 FORMAT_VERSION = 1
@@ -46,6 +47,9 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
 
+InputFormat = Literal["email", "date", "date-time", "hostname", "uri"]
+
+
 class FlowInput(_Strict):
     """A typed input of the flow, asked for by the manual trigger and by sub-flow calls."""
 
@@ -55,6 +59,24 @@ class FlowInput(_Strict):
     required: bool = False
     default: Any = None
     enum: list[Any] | None = None
+    pattern: str | None = Field(
+        None,
+        description="A regular expression a text value must contain a match of, as in JSON "
+        "Schema (anchor it with ^...$ to match the whole value).",
+    )
+    format: InputFormat | None = Field(None, description="A well-known shape for text values.")
+    minimum: Number | None = None
+    maximum: Number | None = None
+
+    @field_validator("pattern")
+    @classmethod
+    def _pattern_compiles(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                re.compile(value)
+            except re.error as exc:
+                raise ValueError(f"is not a valid regular expression: {exc}") from None
+        return value
 
 
 class CredentialRequirement(_Strict):
@@ -146,6 +168,9 @@ class Flow(_Strict):
     name: str = ""
     description: str = ""
     inputs: dict[str, FlowInput] = Field(default_factory=dict)
+    #: What the flow hands back to a caller (sub-flow, for-each): name -> template,
+    #: rendered when the run ends.
+    outputs: dict[str, str] = Field(default_factory=dict)
     credentials: dict[str, CredentialRequirement] = Field(default_factory=dict)
     vars: dict[str, Any] = Field(default_factory=dict)
     settings: FlowSettings = Field(default_factory=FlowSettings)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection
 
 from pydantic import BaseModel
@@ -9,7 +10,7 @@ from pydantic import BaseModel
 from opsflow.catalog.fields import walk_strings
 from opsflow.catalog.registry import Catalog, default_catalog
 from opsflow.catalog.spec import NodeSpec
-from opsflow.model.flow import Flow
+from opsflow.model.flow import Flow, FlowInput
 from opsflow.perf import paused_gc
 from opsflow.validate import graph as graph_checks
 from opsflow.validate import nodes as node_checks
@@ -91,6 +92,7 @@ def _validate(
             found += node_checks.check_credentials(node, strings, spec, flow, known_credentials)
         if spec.type == "control.approval":
             found += node_checks.check_approval(node, valid_params)
+    found += node_checks.check_flow_outputs(flow, node_ids)
     found += _check_inputs(flow)
     found += _check_layout(flow, node_ids)
     return sorted(found, key=sort_key)
@@ -122,6 +124,7 @@ def _check_inputs(flow: Flow) -> list[Diagnostic]:
                     )
                 )
                 break
+        found += _check_input_default(name, spec)
         if spec.enum is not None and spec.default is not None and spec.default not in spec.enum:
             found.append(
                 Diagnostic(
@@ -134,6 +137,30 @@ def _check_inputs(flow: Flow) -> list[Diagnostic]:
                 )
             )
     return found
+
+
+def _check_input_default(name: str, spec: FlowInput) -> list[Diagnostic]:
+    """The default must satisfy the input's own pattern and bounds."""
+    default = spec.default
+    problem = ""
+    if isinstance(default, str) and spec.pattern and not re.search(spec.pattern, default):
+        problem = f"defaults to {default!r}, which does not match its pattern {spec.pattern!r}"
+    numeric = isinstance(default, int | float) and not isinstance(default, bool)
+    if numeric and spec.minimum is not None and default < spec.minimum:
+        problem = f"defaults to {default!r}, below its minimum {spec.minimum:g}"
+    if numeric and spec.maximum is not None and default > spec.maximum:
+        problem = f"defaults to {default!r}, above its maximum {spec.maximum:g}"
+    if not problem:
+        return []
+    return [
+        Diagnostic(
+            "input-type",
+            "error",
+            f"input '{name}' {problem}",
+            "fix the default or the constraint",
+            field=f"inputs.{name}",
+        )
+    ]
 
 
 def _check_layout(flow: Flow, node_ids: Collection[str]) -> list[Diagnostic]:

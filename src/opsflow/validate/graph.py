@@ -229,12 +229,12 @@ def check_reachability(
 def check_open_ports(
     flow: Flow, specs: dict[str, NodeSpec], ports: dict[str, tuple[str, ...]]
 ) -> list[Diagnostic]:
-    """A condition port that leads nowhere silently ends its branch."""
+    """A port of a routing node (condition, approval) that leads nowhere ends its branch."""
     used = {(edge.source, edge.port) for edge in flow.edges}
     found: list[Diagnostic] = []
     for node in flow.nodes:
         spec = specs.get(node.id)
-        if spec is None or spec.category != "condition" or node.id not in ports:
+        if spec is None or not spec.routes or node.id not in ports:
             continue
         for port in ports[node.id]:
             if (node.id, port) not in used:
@@ -242,8 +242,8 @@ def check_open_ports(
                     Diagnostic(
                         "port-unconnected",
                         "warning",
-                        f"the '{port}' port of condition '{node.id}' leads nowhere, so the "
-                        "branch ends quietly when it is taken",
+                        f"the '{port}' port of '{node.id}' leads nowhere, so the branch "
+                        "ends quietly when it is taken",
                         "connect it to the next step (or to a notification) ",
                         node=node.id,
                         field=f"port:{port}",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection
 from typing import Any
 
@@ -234,3 +235,42 @@ def check_approval(node: Node, params: BaseModel) -> list[Diagnostic]:
             )
         ]
     return []
+
+
+def check_flow_outputs(flow: Flow, node_ids: Collection[str]) -> list[Diagnostic]:
+    """Flow outputs are templates rendered at the end of a run, over any node's output."""
+    found: list[Diagnostic] = []
+    for name, source in flow.outputs.items():
+        field = f"outputs.{name}"
+        if not _IDENTIFIER.match(name):
+            found.append(
+                Diagnostic(
+                    "invalid-output",
+                    "error",
+                    f"output name '{name}' is not an identifier",
+                    "use lower-case letters, digits and underscores",
+                    field=field,
+                )
+            )
+        try:
+            refs = parse_template(source) if is_template(source) else None
+        except ExpressionError as exc:
+            found.append(
+                Diagnostic("expression-syntax", "error", str(exc), "fix the template", field=field)
+            )
+            continue
+        for referenced in sorted(refs.nodes if refs else ()):
+            if referenced not in node_ids:
+                found.append(
+                    Diagnostic(
+                        "not-upstream",
+                        "error",
+                        f"refers to nodes.{referenced}, but there is no node '{referenced}'",
+                        "check the node id",
+                        field=field,
+                    )
+                )
+    return found
+
+
+_IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,63}$")

@@ -171,6 +171,11 @@ class ScriptParams(Params):
         "$args[0]).",
     )
     env: dict[EnvName, str] = env_field()
+    stdin: str | None = template(
+        None,
+        description="Text written to the script's standard input: the way to hand it large "
+        "data such as a whole e-mail (arguments and environment are capped by the OS).",
+    )
     cwd: str | None = template(
         None,
         description="Absolute working folder; empty means the runner's temporary folder.",

@@ -65,6 +65,7 @@ SPECS = [
         ports=("true", "false"),
         side_effects=False,
         idempotent=True,
+        routes=True,
     ),
     NodeSpec(
         type="condition.switch",
@@ -79,5 +80,6 @@ SPECS = [
         dynamic_ports=_switch_ports,
         side_effects=False,
         idempotent=True,
+        routes=True,
     ),
 ]

@@ -13,6 +13,7 @@ from pydantic import ConfigDict, Field, field_validator, model_validator
 from opsflow.catalog.builtin.actions_flow import FlowFile, flow_file_field
 from opsflow.catalog.fields import Params, expression, kind_field, template
 from opsflow.catalog.spec import NodeSpec
+from opsflow.expr import is_template
 
 MAX_APPROVAL_S = 30 * 24 * 3600
 PROPERTY_NAME_PATTERN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
@@ -149,6 +150,8 @@ def _principals(values: list[str], field: str) -> list[str]:
     for value in cleaned:
         if not value:
             raise ValueError(f"{field} has an empty entry; remove it")
+        if is_template(value):
+            continue  # e.g. the requester's manager, known only when the run gets here
         if value.startswith(GROUP_PREFIX):
             if not value.removeprefix(GROUP_PREFIX).strip():
                 raise ValueError(f"'{value}' names no group; write e.g. 'group:it-ops'")
@@ -163,10 +166,11 @@ def _principals(values: list[str], field: str) -> list[str]:
 
 
 class ApprovalParams(Params):
-    approvers: list[str] = Field(
+    approvers: list[str] = template(
         min_length=1,
         max_length=100,
-        description="Who may decide: user names, or `group:<name>` for every member of a group.",
+        description="Who may decide: user names, or `group:<name>` for every member of a "
+        "group; an entry may be a template, e.g. `{{ inputs.manager }}`.",
     )
     message: str = template(
         min_length=1,
@@ -264,6 +268,7 @@ SPECS = [
         ports=("approved", "rejected", "timeout"),
         side_effects=False,
         idempotent=True,
+        routes=True,
     ),
     NodeSpec(
         type="control.foreach",
