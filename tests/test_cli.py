@@ -176,3 +176,24 @@ def test_export_refuses_invalid_flows(tmp_path: Path) -> None:
     document["edges"].append(edge("restart", "success", "check"))
     result = opsflow("export", write(tmp_path / "a.flow.json", document), "-o", tmp_path / "o")
     assert result.returncode == 1 and "fix the errors above first" in result.stderr
+
+
+def test_cycle_message_is_the_same_in_every_process(tmp_path: Path) -> None:
+    import os
+
+    document = check_flow()
+    document["edges"].append(edge("restart", "success", "check"))
+    document["edges"].append(edge("log_ok", "success", "check"))
+    path = write(tmp_path / "a.flow.json", document)
+    outputs = set()
+    for seed in ("1", "2", "3", "4"):
+        result = subprocess.run(
+            [*OPSFLOW, "validate", str(path)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env={**os.environ, "PYTHONHASHSEED": seed},
+        )
+        outputs.add(result.stdout)
+    assert len(outputs) == 1
+    assert "check -> is_down -> restart -> check" in outputs.pop()

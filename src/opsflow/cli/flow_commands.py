@@ -103,10 +103,17 @@ def run_validate(args: argparse.Namespace) -> int:
         errors = sum(d.severity == "error" for d in diagnostics)
         warnings = len(diagnostics) - errors
         status = "ok" if not failed else "FAILED"
-        print(f"{name}: {status} ({len(flow.nodes)} nodes, {errors} errors, {warnings} warnings)")
+        counts = f"{_count(len(flow.nodes), 'node')}, {_count(errors, 'error')}, " + _count(
+            warnings, "warning"
+        )
+        print(f"{name}: {status} ({counts})")
     if args.json:
         print(json.dumps(report, indent=2, ensure_ascii=False))
     return worst
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}{'' if number == 1 else 's'}"
 
 
 def run_describe(args: argparse.Namespace) -> int:

@@ -180,8 +180,12 @@ def check_cycles(flow_graph: FlowGraph) -> list[Diagnostic]:
         )
     components = [c for c in nx.strongly_connected_components(graph) if len(c) > 1]
     for component in sorted(components, key=lambda c: min(c)):
-        cycle = nx.find_cycle(graph.subgraph(component))
-        path = [source for source, _ in cycle] + [cycle[0][0]]
+        # Start from the smallest id and rotate to it, so the message is the same every run.
+        cycle = nx.find_cycle(graph.subgraph(component), source=min(component))
+        ring = [source for source, _ in cycle]
+        start = ring.index(min(ring))
+        ring = ring[start:] + ring[:start]
+        path = [*ring, ring[0]]
         shown = " -> ".join(path[: MAX_NAMES_SHOWN + 1])
         if len(path) > MAX_NAMES_SHOWN + 1:
             shown += " -> ..."
