@@ -67,6 +67,8 @@ def build_flow(total_nodes: int = 10_000) -> dict[str, Any]:
             )
             add(f"{base}_ok", f"{base}_run", "success", "if", step * 5 + 1, branch)
             add(f"{base}_a", f"{base}_ok", "true", "shell", step * 5 + 2, branch)
+            # refer to the grandparent, not the parent: exercises the full upstream check
+            nodes[-1]["params"]["command"][1] = f"{{{{ nodes.{base}_run.output.stdout }}}}"
             add(f"{base}_b", f"{base}_ok", "false", "set", step * 5 + 2, branch + 0.5)
             add(f"{base}_join", f"{base}_a", "success", "set", step * 5 + 3, branch)
             edges.append(

@@ -249,3 +249,12 @@ def test_approval_ports_that_lead_nowhere_warn() -> None:
     document["edges"].append(edge("ok", "approved", "restart"))
     open_ports = {d.field for d in diagnose(document) if d.code == "port-unconnected"}
     assert open_ports == {"port:rejected", "port:timeout"}
+
+
+def test_duplicate_ids_with_different_types_check_each_against_its_own_type() -> None:
+    document = check_flow()
+    document["nodes"].append(node("restart", "condition.if", condition="inputs.x =="))
+    found = diagnose(document)
+    assert ("duplicate-node-id", "restart") in codes(found)
+    assert not [d for d in found if d.code == "invalid-params"], "each node met its own model"
+    assert ("expression-syntax", "restart") in codes(found)

@@ -39,6 +39,8 @@ def _validate(
     catalog = catalog or default_catalog()
     found: list[Diagnostic] = []
     specs: dict[str, NodeSpec] = {}
+    params: dict[str, BaseModel] = {}
+    ports: dict[str, tuple[str, ...]] = {}
     for node in flow.nodes:
         spec = catalog.get(node.type)
         if spec is None:
@@ -52,22 +54,16 @@ def _validate(
                     field="type",
                 )
             )
-        else:
-            specs[node.id] = spec
-
-    params: dict[str, BaseModel] = {}
-    ports: dict[str, tuple[str, ...]] = {}
-    for node in flow.nodes:
-        spec = specs.get(node.id)
-        if spec is None:
             continue
+        specs[node.id] = spec
         valid, problems = node_checks.check_params(node, spec)
-        found.extend(problems)
-        if valid is not None:
-            params[node.id] = valid
-            ports[node.id] = spec.output_ports(valid)
-        elif spec.dynamic_ports is None:
-            ports[node.id] = spec.ports
+        if problems:
+            found += problems
+            if spec.dynamic_ports is None:
+                ports[node.id] = spec.ports
+        else:
+            params[node.id] = valid  # type: ignore[assignment]
+            ports[node.id] = spec.output_ports(valid) if spec.dynamic_ports else spec.ports
 
     graph = graph_checks.FlowGraph(flow)
     found += graph_checks.check_ids(flow)

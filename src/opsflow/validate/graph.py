@@ -260,22 +260,33 @@ class Upstream:
     """For an acyclic graph: each node's ancestors as a bit set over a fixed order.
 
     Computed once in topological order (one big-int OR per edge), so checking
-    "is u upstream of v" for every reference stays linear overall.
+    "is u upstream of v" for every reference stays linear overall. The bit sets
+    are built on the first question a direct parent cannot answer: most
+    references are to the node just before.
     """
 
     def __init__(self, graph: FlowGraph, order: list[str]) -> None:
-        self._bit = {node: 1 << index for index, node in enumerate(order)}
+        self._graph = graph
+        self._order = order
+        self._bit: dict[str, int] = {}
         self._ancestors: dict[str, int] = {}
-        ancestors, bit, predecessors = self._ancestors, self._bit, graph.pred
-        for node in order:
+
+    def is_upstream(self, node: str, of: str) -> bool:
+        """Whether `node` is an ancestor of `of`."""
+        if node in self._graph.pred.get(of, ()):
+            return True
+        if not self._bit:
+            self._build()
+        return bool(self._ancestors.get(of, 0) & self._bit.get(node, 0))
+
+    def _build(self) -> None:
+        self._bit = {node: 1 << index for index, node in enumerate(self._order)}
+        ancestors, bit, predecessors = self._ancestors, self._bit, self._graph.pred
+        for node in self._order:
             mask = 0
             for parent in predecessors[node]:
                 mask |= ancestors[parent] | bit[parent]
             ancestors[node] = mask
-
-    def is_upstream(self, node: str, of: str) -> bool:
-        """Whether `node` is an ancestor of `of`."""
-        return bool(self._ancestors.get(of, 0) & self._bit.get(node, 0))
 
 
 def _category(specs: dict[str, NodeSpec], node_id: str) -> str | None:
