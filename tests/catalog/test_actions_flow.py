@@ -5,22 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from pydantic import ValidationError
 
 from opsflow.catalog.builtin import actions_flow
 from opsflow.catalog.builtin.actions_flow import SetVarsParams, SubflowParams, WaitParams
 from opsflow.catalog.fields import walk_strings
 from opsflow.catalog.spec import ACTION_PORTS
+from tests.catalog.helpers import rejection
 
 SPECS = {spec.type: spec for spec in actions_flow.SPECS}
 DAY = 24 * 3600
-
-
-def rejection(model: type[Any], data: dict[str, Any]) -> str:
-    """The validation errors for `data`, as one string to assert substrings on."""
-    with pytest.raises(ValidationError) as caught:
-        model.model_validate(data)
-    return str(caught.value)
 
 
 def test_specs_are_actions_with_their_flags() -> None:

@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from pydantic import ValidationError
 
 from opsflow.catalog.builtin.actions_local import SPECS, FileParams, ScriptParams, ShellParams
 from opsflow.catalog.fields import walk_strings
 from opsflow.catalog.spec import ACTION_PORTS, NodeSpec
+from tests.catalog.helpers import rejection
 
 SPEC = {spec.type: spec for spec in SPECS}
 
@@ -41,15 +41,6 @@ FILE_FULL: dict[str, Any] = {
     "overwrite": True,
     "create_dirs": True,
 }
-
-
-def _error(model: type[Any], params: dict[str, Any]) -> str:
-    """The validation errors as 'field: message' lines, without the input echoed back."""
-    with pytest.raises(ValidationError) as caught:
-        model.model_validate(params)
-    return "\n".join(
-        f"{'.'.join(map(str, error['loc']))}: {error['msg']}" for error in caught.value.errors()
-    )
 
 
 @pytest.mark.parametrize("spec", SPECS, ids=lambda spec: spec.type)
@@ -97,7 +88,7 @@ def test_shell_full_and_shell_line_are_valid() -> None:
     ],
 )
 def test_shell_rules(changes: dict[str, Any], message: str) -> None:
-    assert message in _error(ShellParams, {"command": ["uptime"], **changes})
+    assert message in rejection(ShellParams, {"command": ["uptime"], **changes})
 
 
 def test_script_minimal_and_full_are_valid() -> None:
@@ -119,7 +110,7 @@ def test_script_minimal_and_full_are_valid() -> None:
     ],
 )
 def test_script_rules(changes: dict[str, Any], message: str) -> None:
-    assert message in _error(ScriptParams, {**SCRIPT_MINIMAL, **changes})
+    assert message in rejection(ScriptParams, {**SCRIPT_MINIMAL, **changes})
 
 
 def test_script_body_may_use_braces_that_are_not_run_templates() -> None:
@@ -181,7 +172,7 @@ def test_file_defaults() -> None:
     ],
 )
 def test_file_rules(params: dict[str, Any], message: str) -> None:
-    assert message in _error(FileParams, params)
+    assert message in rejection(FileParams, params)
 
 
 def test_file_fields_at_their_defaults_are_accepted_for_any_operation() -> None:

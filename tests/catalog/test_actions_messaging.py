@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from pydantic import ValidationError
 
 from opsflow.catalog.builtin.actions_messaging import (
     SPECS,
@@ -15,6 +14,7 @@ from opsflow.catalog.builtin.actions_messaging import (
 )
 from opsflow.catalog.fields import walk_strings
 from opsflow.catalog.spec import ACTION_PORTS, NodeSpec
+from tests.catalog.helpers import rejection
 
 SPEC = {spec.type: spec for spec in SPECS}
 
@@ -91,15 +91,6 @@ TICKET_REST: dict[str, Any] = {
 }
 
 
-def _error(model: type[Any], params: dict[str, Any]) -> str:
-    """The validation errors as 'field: message' lines, without the input echoed back."""
-    with pytest.raises(ValidationError) as caught:
-        model.model_validate(params)
-    return "\n".join(
-        f"{'.'.join(map(str, error['loc']))}: {error['msg']}" for error in caught.value.errors()
-    )
-
-
 def _paths(params: Any) -> set[tuple[str, str]]:
     return {(path, kind) for path, _, kind in walk_strings(params)}
 
@@ -143,7 +134,7 @@ def test_email_full_is_valid() -> None:
     ],
 )
 def test_email_rules(changes: dict[str, Any], message: str) -> None:
-    assert message in _error(EmailParams, {**EMAIL_MINIMAL, **changes})
+    assert message in rejection(EmailParams, {**EMAIL_MINIMAL, **changes})
 
 
 def test_email_flags_and_walk_strings() -> None:
@@ -187,7 +178,7 @@ def test_chat_minimal_and_full_are_valid() -> None:
     ],
 )
 def test_chat_rules(changes: dict[str, Any], message: str) -> None:
-    assert message in _error(ChatParams, {**CHAT_MINIMAL, **changes})
+    assert message in rejection(ChatParams, {**CHAT_MINIMAL, **changes})
 
 
 def test_chat_flags_and_walk_strings() -> None:
@@ -298,7 +289,7 @@ def test_ticket_defaults() -> None:
     ],
 )
 def test_ticket_rules(params: dict[str, Any], message: str) -> None:
-    assert message in _error(TicketParams, params)
+    assert message in rejection(TicketParams, params)
 
 
 @pytest.mark.parametrize(

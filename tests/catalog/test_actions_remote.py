@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from pydantic import ValidationError
 
 from opsflow.catalog.builtin.actions_remote import SPECS, HttpParams, SshParams
 from opsflow.catalog.fields import walk_strings
 from opsflow.catalog.spec import ACTION_PORTS, NodeSpec
+from tests.catalog.helpers import rejection
 
 SPEC = {spec.type: spec for spec in SPECS}
 
@@ -49,15 +49,6 @@ SSH_FULL: dict[str, Any] = {
     "success_exit_codes": [0, 3],
     "env": {"LANG": "C.UTF-8", "TICKET": "{{ nodes.ticket.output.id }}"},
 }
-
-
-def _error(model: type[Any], params: dict[str, Any]) -> str:
-    """The validation errors as 'field: message' lines, without the input echoed back."""
-    with pytest.raises(ValidationError) as caught:
-        model.model_validate(params)
-    return "\n".join(
-        f"{'.'.join(map(str, error['loc']))}: {error['msg']}" for error in caught.value.errors()
-    )
 
 
 @pytest.mark.parametrize("spec", SPECS, ids=lambda spec: spec.type)
@@ -117,7 +108,7 @@ def test_http_full_is_valid() -> None:
     ],
 )
 def test_http_rules(changes: dict[str, Any], message: str) -> None:
-    assert message in _error(HttpParams, {**HTTP_MINIMAL, **changes})
+    assert message in rejection(HttpParams, {**HTTP_MINIMAL, **changes})
 
 
 def test_http_templated_secret_header_and_api_key_auth_are_allowed() -> None:
@@ -127,7 +118,7 @@ def test_http_templated_secret_header_and_api_key_auth_are_allowed() -> None:
     HttpParams.model_validate(
         {**HTTP_MINIMAL, "auth": "api-key", "credential": "k", "api_key_header": "X-Key"}
     )
-    assert "conflicts with auth api-key" in _error(
+    assert "conflicts with auth api-key" in rejection(
         HttpParams,
         {
             **HTTP_MINIMAL,
@@ -225,7 +216,7 @@ def test_ssh_full_is_valid() -> None:
     ],
 )
 def test_ssh_rules(changes: dict[str, Any], message: str) -> None:
-    assert message in _error(SshParams, {**SSH_MINIMAL, **changes})
+    assert message in rejection(SshParams, {**SSH_MINIMAL, **changes})
 
 
 @pytest.mark.parametrize("host", ["10.0.0.7", "fe80::1%eth0", "[2001:db8::1]", "{{ item.host }}"])

@@ -6,21 +6,14 @@ from typing import Any
 
 import jsonschema
 import pytest
-from pydantic import ValidationError
 
 from opsflow.catalog.builtin import control
 from opsflow.catalog.builtin.control import ApprovalParams, ForeachParams, FormSchema
 from opsflow.catalog.fields import field_kind, walk_strings
+from tests.catalog.helpers import rejection
 
 SPECS = {spec.type: spec for spec in control.SPECS}
 DAY = 24 * 3600
-
-
-def rejection(model: type[Any], data: dict[str, Any]) -> str:
-    """The validation errors for `data`, as one string to assert substrings on."""
-    with pytest.raises(ValidationError) as caught:
-        model.model_validate(data)
-    return str(caught.value)
 
 
 def test_specs_have_their_ports_and_flags() -> None:

@@ -12,9 +12,9 @@ from opsflow.catalog.builtin.actions_remote import (
     IDEMPOTENT_METHODS,
     SAFE_METHODS,
     HttpMethod,
-    check_http_url,
     check_literal_host,
 )
+from opsflow.catalog.builtin.checks import check_http_url
 from opsflow.catalog.fields import Params, credential, template
 from opsflow.catalog.spec import ACTION_PORTS, NodeSpec
 from opsflow.expr import is_template

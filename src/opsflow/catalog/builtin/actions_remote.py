@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import re
 from typing import Annotated, Literal, Self
-from urllib.parse import urlsplit
 
 from pydantic import Field, JsonValue, field_validator, model_validator
 
@@ -21,7 +20,7 @@ from opsflow.catalog.builtin.actions_local import (
     exit_codes_field,
     max_output_field,
 )
-from opsflow.catalog.builtin.triggers import parse_statuses
+from opsflow.catalog.builtin.checks import check_http_url, parse_statuses
 from opsflow.catalog.fields import Params, credential, kind_field, template
 from opsflow.catalog.spec import ACTION_PORTS, NodeSpec
 from opsflow.expr import is_template
@@ -37,25 +36,6 @@ HeaderName = Annotated[str, Field(pattern=r"^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,128}$"
 SECRET_HEADERS = frozenset(
     {"authorization", "proxy-authorization", "cookie", "x-api-key", "api-key", "x-auth-token"}
 )
-
-
-def check_http_url(url: str, field: str) -> None:
-    """A URL without template syntax must be an absolute http(s) URL."""
-    if is_template(url):
-        return
-    try:
-        parts = urlsplit(url)
-    except ValueError:  # e.g. an unclosed IPv6 bracket
-        parts = urlsplit("")
-    if (
-        parts.scheme not in ("http", "https")
-        or not parts.hostname
-        or any(char.isspace() for char in url)
-    ):
-        raise ValueError(
-            f"`{field}` is '{url}'; give a full http:// or https:// URL such as "
-            "https://api.example.com/v1"
-        )
 
 
 def check_literal_host(host: str, field: str) -> None:

@@ -8,15 +8,14 @@ from __future__ import annotations
 import re
 from datetime import datetime
 from typing import Any, Literal, Self
-from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from croniter import croniter
 from pydantic import Field, field_validator, model_validator
 
+from opsflow.catalog.builtin.checks import check_http_url, parse_statuses
 from opsflow.catalog.fields import Params, credential, kind_field, template
 from opsflow.catalog.spec import TRIGGER_PORTS, NodeSpec
-from opsflow.expr import is_template
 
 #: The cron aliases we accept, with what they stand for.
 CRON_ALIASES = {
@@ -30,7 +29,6 @@ KIB = 1024
 MIB = 1024 * KIB
 WEBHOOK_PATH_PATTERN = re.compile(r"^(/[A-Za-z0-9._~-]+)+$")
 HEADER_NAME_PATTERN = r"^[A-Za-z0-9-]{1,100}$"
-STATUS_RANGE_PATTERN = re.compile(r"^(\d{3})(?:-(\d{3}))?$")
 #: Keywords that constrain a JSON document; a body schema needs at least one of them.
 SCHEMA_CONSTRAINTS = frozenset(
     {"type", "properties", "required", "items", "enum", "const", "$ref"}
@@ -271,26 +269,6 @@ class FileParams(Params):
         return value
 
 
-def parse_statuses(text: str) -> list[tuple[int, int]]:
-    """Parse a status list such as `200-299,304` into inclusive ranges."""
-    ranges: list[tuple[int, int]] = []
-    for part in text.split(","):
-        match = STATUS_RANGE_PATTERN.match(part.strip())
-        if match is None:
-            raise ValueError(
-                f"'{part.strip()}' in '{text}' is not a status or a range; write e.g. '200-299,304'"
-            )
-        low = int(match.group(1))
-        high = int(match.group(2) or low)
-        if not 100 <= low <= high <= 599:
-            raise ValueError(
-                f"'{part.strip()}' in '{text}' is not a range of HTTP statuses; "
-                "statuses run from 100 to 599, low before high"
-            )
-        ranges.append((low, high))
-    return ranges
-
-
 class PollParams(Params):
     url: str = template(
         min_length=1,
@@ -321,13 +299,7 @@ class PollParams(Params):
     @field_validator("url")
     @classmethod
     def _http_url(cls, value: str) -> str:
-        if is_template(value):
-            return value
-        parts = urlsplit(value)
-        if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise ValueError(
-                f"'{value}' is not an http(s) URL; write e.g. 'https://intranet.example.com/health'"
-            )
+        check_http_url(value, "url")
         return value
 
     @field_validator("healthy_statuses")
