@@ -45,6 +45,10 @@ class NodeSpec:
     routes: bool = False
     #: Output ports that depend on the parameters (a switch's cases).
     dynamic_ports: Callable[[Any], tuple[str, ...]] | None = None
+    #: Where the code that runs the node lives, as "module:function" (imported
+    #: on first use, so listing the catalog stays cheap). None: the runner itself
+    #: runs the node (triggers, approvals, for-each, sub-flows).
+    executor: str | None = None
     #: `migrations[v]` turns version-`v` params into version-`v + 1` params.
     migrations: Mapping[int, ParamsMigration] = field(default_factory=dict)
 

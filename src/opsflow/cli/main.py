@@ -14,7 +14,7 @@ import traceback
 from collections.abc import Sequence
 
 from opsflow import __version__
-from opsflow.cli import flow_commands, node_commands
+from opsflow.cli import flow_commands, node_commands, run_commands
 from opsflow.errors import OpsflowError
 
 EXIT_OK = 0
@@ -33,6 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     flow_commands.register(commands)
     node_commands.register(commands)
+    run_commands.register(commands)
     return parser
 
 

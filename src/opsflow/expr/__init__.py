@@ -1,5 +1,13 @@
 """Expressions and templates: the only place Jinja is used, always sandboxed."""
 
+from opsflow.expr.evaluate import (
+    DEFAULT_TIMEOUT_S,
+    MAX_OUTPUT_CHARS,
+    build_context,
+    evaluate_expression,
+    render_params,
+    render_template,
+)
 from opsflow.expr.parse import (
     CONTEXT_NAMES,
     ExpressionError,
@@ -11,9 +19,15 @@ from opsflow.expr.parse import (
 
 __all__ = [
     "CONTEXT_NAMES",
+    "DEFAULT_TIMEOUT_S",
+    "MAX_OUTPUT_CHARS",
     "ExpressionError",
     "References",
+    "build_context",
+    "evaluate_expression",
     "is_template",
     "parse_expression",
     "parse_template",
+    "render_params",
+    "render_template",
 ]

@@ -18,7 +18,7 @@ import json
 import re
 from typing import NamedTuple
 
-from jinja2 import StrictUndefined, TemplateSyntaxError, nodes
+from jinja2 import TemplateSyntaxError, nodes
 from jinja2.parser import Parser
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
@@ -50,8 +50,14 @@ class References(NamedTuple):
 
 @functools.cache
 def environment() -> ImmutableSandboxedEnvironment:
-    """The one sandboxed environment; `undefined` is strict so typos fail loudly."""
-    env = ImmutableSandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
+    """The one sandboxed environment; `undefined` is strict so typos fail loudly.
+
+    Its class carries the guards of evaluation (refusals, time and size limits), which live
+    in `opsflow.expr.evaluate`.
+    """
+    from opsflow.expr.evaluate import GuardedSandbox  # evaluate imports this module
+
+    env = GuardedSandbox()
     env.filters["fromjson"] = from_json
     return env
 

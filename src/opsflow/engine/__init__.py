@@ -1,0 +1,1 @@
+"""Running flows: the execution semantics, the runners and the run journal."""

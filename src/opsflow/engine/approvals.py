@@ -1,0 +1,306 @@
+"""Human approval: pausing a branch until someone allowed decides, or the deadline passes.
+
+A decision is accepted only from a listed approver (a user name, or a member
+of a `group:NAME` defined in the groups file), with form answers that satisfy
+the node's form. Decisions go through the journal's atomic check-and-set, so
+the terminal prompt, `opsflow approve` in another process and the Studio can
+race without two decisions winning; a runner without a journal keeps them in
+memory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import re
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+import platformdirs
+
+from opsflow.engine.execute import NodeOutcome
+from opsflow.engine.journal import ApprovalRecord, Journal
+from opsflow.errors import OpsflowError
+from opsflow.model.flow import Node
+
+if TYPE_CHECKING:
+    from opsflow.engine.local import _Run
+
+GROUP_PREFIX = "group:"
+DECISIONS = ("approved", "rejected")
+
+
+class ApprovalError(OpsflowError):
+    """An answer to an approval that cannot be accepted."""
+
+
+def groups_path() -> Path:
+    """Where group membership for `group:NAME` approvers is kept (OPSFLOW_GROUPS overrides)."""
+    override = os.environ.get("OPSFLOW_GROUPS")
+    if override:
+        return Path(override)
+    return platformdirs.user_config_path("opsflow") / "groups.json"
+
+
+def load_groups(path: Path | None = None) -> dict[str, list[str]]:
+    path = path or groups_path()
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError) as exc:
+        raise ApprovalError(f"{path} cannot be read as a groups file: {exc}") from None
+    if not isinstance(data, dict) or not all(
+        isinstance(v, list) and all(isinstance(m, str) for m in v) for v in data.values()
+    ):
+        raise ApprovalError(
+            f'{path} must map group names to lists of user names, e.g. {{"it-ops": ["alice"]}}'
+        )
+    return data
+
+
+def check_approver(approvers: list[str], by: str) -> None:
+    """Refuse `by` unless it is listed, directly or through a group."""
+    name = by.strip()
+    if not name:
+        raise ApprovalError("say who decides with --as NAME")
+    if name in approvers:
+        return
+    groups = [a.removeprefix(GROUP_PREFIX) for a in approvers if a.startswith(GROUP_PREFIX)]
+    if groups:
+        known = load_groups()
+        if any(name in known.get(group, []) for group in groups):
+            return
+        missing = [g for g in groups if g not in known]
+        if missing:
+            raise ApprovalError(
+                f"'{name}' is not among the approvers ({', '.join(approvers)}), and group "
+                f"'{missing[0]}' is not defined in {groups_path()}; define it there"
+            )
+    raise ApprovalError(f"'{name}' may not decide this approval; approvers: {', '.join(approvers)}")
+
+
+def check_answers(form: Mapping[str, Any] | None, fields: Mapping[str, Any]) -> dict[str, Any]:
+    """Convert text answers to the form's types and check them; return the accepted answers."""
+    properties: Mapping[str, Any] = (form or {}).get("properties", {})
+    unknown = sorted(set(fields) - set(properties))
+    if unknown:
+        known = ", ".join(properties) or "none"
+        raise ApprovalError(f"the form has no field '{unknown[0]}'; its fields are: {known}")
+    answers: dict[str, Any] = {}
+    for name, prop in properties.items():
+        if name in fields:
+            answers[name] = _answer(name, prop, fields[name])
+        elif prop.get("default") is not None:
+            answers[name] = prop["default"]
+    for name in (form or {}).get("required", []):
+        if answers.get(name) in (None, ""):
+            raise ApprovalError(
+                f"the form field '{name}' is required; give it with --field {name}=VALUE"
+            )
+    return answers
+
+
+def _answer(name: str, prop: Mapping[str, Any], value: Any) -> Any:
+    kind = prop.get("type", "string")
+    text = value.strip() if isinstance(value, str) else None
+    try:
+        if kind == "boolean":
+            if isinstance(value, bool):
+                converted: Any = value
+            elif text is not None and text.lower() in ("true", "yes", "1", "false", "no", "0"):
+                converted = text.lower() in ("true", "yes", "1")
+            else:
+                raise ValueError("expected yes or no")
+        elif kind == "integer":
+            converted = (
+                value if isinstance(value, int) and not isinstance(value, bool) else int(str(text))
+            )
+        elif kind == "number":
+            converted = (
+                value
+                if isinstance(value, int | float) and not isinstance(value, bool)
+                else float(str(text))
+            )
+        else:
+            if not isinstance(value, str):
+                raise ValueError("expected text")
+            converted = value
+    except (ValueError, TypeError) as exc:
+        raise ApprovalError(f"form field '{name}' is {kind}: {exc}") from None
+    if "enum" in prop and converted not in prop["enum"]:
+        allowed = ", ".join(json.dumps(v) for v in prop["enum"])
+        raise ApprovalError(f"form field '{name}' must be one of {allowed}")
+    if isinstance(converted, int | float) and not isinstance(converted, bool):
+        if prop.get("minimum") is not None and converted < prop["minimum"]:
+            raise ApprovalError(f"form field '{name}' must be at least {prop['minimum']}")
+        if prop.get("maximum") is not None and converted > prop["maximum"]:
+            raise ApprovalError(f"form field '{name}' must be at most {prop['maximum']}")
+    if isinstance(converted, str):
+        if prop.get("minLength") is not None and len(converted) < prop["minLength"]:
+            raise ApprovalError(
+                f"form field '{name}' needs at least {prop['minLength']} characters"
+            )
+        if prop.get("maxLength") is not None and len(converted) > prop["maxLength"]:
+            raise ApprovalError(f"form field '{name}' takes at most {prop['maxLength']} characters")
+        if prop.get("pattern") and not re.search(prop["pattern"], converted):
+            raise ApprovalError(f"form field '{name}' must match {prop['pattern']!r}")
+    return converted
+
+
+def decide_in_journal(
+    journal: Journal,
+    run_id: str,
+    node: str,
+    decision: str,
+    *,
+    by: str,
+    comment: str = "",
+    fields: Mapping[str, Any] | None = None,
+) -> ApprovalRecord:
+    """Check and record a decision for a run that may be driven by another process."""
+    if decision == "approved":
+        chosen: Literal["approved", "rejected"] = "approved"
+    elif decision == "rejected":
+        chosen = "rejected"
+    else:
+        raise ApprovalError(f"'{decision}' is not a decision; use approve or reject")
+    record = journal.approval(run_id, node)
+    if record is None:
+        raise ApprovalError(f"run {run_id} has no approval at node '{node}'")
+    if record.pending:
+        check_approver(record.approvers, by)
+    answers = check_answers(record.form, fields or {})
+    return journal.decide_approval(
+        run_id,
+        node,
+        decision=chosen,
+        by=by.strip(),
+        comment=comment,
+        fields=answers,
+    )
+
+
+def record_decision(
+    run: _Run,
+    node: str,
+    decision: str,
+    *,
+    by: str,
+    comment: str = "",
+    fields: Mapping[str, Any] | None = None,
+) -> None:
+    """A decision made in this process (terminal prompt, Studio) for a run it drives."""
+    journal = run.runner.journal
+    if journal is not None:
+        decide_in_journal(journal, run.id, node, decision, by=by, comment=comment, fields=fields)
+        run.decided.set()
+        return
+    request = run.approval_requests.get(node)
+    if request is None or node in run.decisions:
+        raise ApprovalError(f"node '{node}' of run {run.id} is not waiting for a decision")
+    if decision not in DECISIONS:
+        raise ApprovalError(f"'{decision}' is not a decision; use approve or reject")
+    check_approver(request["approvers"], by)
+    answers = check_answers(request.get("form"), fields or {})
+    run.decisions[node] = {
+        "decision": decision,
+        "by": by.strip(),
+        "at": time.time(),
+        "comment": comment,
+        "fields": answers,
+    }
+    run.decided.set()
+
+
+async def wait_for_decision(run: _Run, node: Node, params: dict[str, Any]) -> NodeOutcome:
+    """Ask for a decision (once per run, also across resumes) and wait for it or the deadline."""
+    if run.options.dry_run:
+        run.log(
+            node.id,
+            "info",
+            f"dry run: would ask {', '.join(params['approvers'])}; assuming approved",
+        )
+        return NodeOutcome(
+            {"dry_run": True, "decision": "approved", "would_ask": params["approvers"]},
+            "approved",
+        )
+    journal = run.runner.journal
+    existing = journal.approval(run.id, node.id) if journal is not None else None
+    now = time.time()
+    if existing is not None:
+        deadline, escalated = existing.deadline, existing.escalated_at is not None
+    else:
+        timeout = params.get("timeout_s")
+        deadline = now + float(timeout) if timeout else None
+        escalated = False
+        run.emit(
+            "approval_requested",
+            node.id,
+            {
+                "approvers": params["approvers"],
+                "message": params["message"],
+                "form": params.get("form"),
+                "deadline": deadline,
+            },
+        )
+    requested_at = existing.requested_at if existing is not None else now
+    escalate_after = params.get("escalate_after_min")
+    escalate_at = requested_at + float(escalate_after) * 60 if escalate_after else None
+    run.approval_requests[node.id] = params
+    run.emit("node_waiting", node.id, {"reason": "approval", "until": deadline})
+    run.waiting_approval.add(node.id)
+    try:
+        while True:
+            decided = _decision(run, node.id)
+            if decided is not None:
+                run.emit("approval_decided", node.id, decided)
+                return NodeOutcome(decided, decided["decision"])
+            now = time.time()
+            if deadline is not None and now >= deadline:
+                timed_out: dict[str, Any] = {
+                    "decision": "timeout",
+                    "by": None,
+                    "at": now,
+                    "comment": "",
+                    "fields": {},
+                }
+                run.emit("approval_decided", node.id, timed_out)
+                return NodeOutcome(timed_out, "timeout")
+            if escalate_at is not None and not escalated and now >= escalate_at:
+                escalated = True
+                run.emit("approval_escalated", node.id, {"to": params.get("escalate_to", [])})
+            await _sleep_until_news(run, [t for t in (deadline, escalate_at) if t is not None])
+    finally:
+        run.waiting_approval.discard(node.id)
+
+
+def _decision(run: _Run, node: str) -> dict[str, Any] | None:
+    journal = run.runner.journal
+    if journal is None:
+        return run.decisions.get(node)
+    record = journal.approval(run.id, node)
+    if record is None or record.decision is None or record.decision == "timeout":
+        return None
+    return {
+        "decision": record.decision,
+        "by": record.decided_by,
+        "at": record.decided_at,
+        "comment": record.comment or "",
+        "fields": record.fields or {},
+    }
+
+
+async def _sleep_until_news(run: _Run, moments: list[float]) -> None:
+    """Wait for an in-process decision, the next poll of the journal, or a deadline."""
+    delay = run.options.approval_poll_s if run.runner.journal is not None else 3600.0
+    future = [m - time.time() for m in moments if m > time.time()]
+    if future:
+        delay = min(delay, *future)
+    run.decided.clear()
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(run.decided.wait(), max(delay, 0.0))

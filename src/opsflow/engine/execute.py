@@ -1,0 +1,77 @@
+"""How node types run: the executor protocol, and finding a type's executor.
+
+An executor is a plain function (run in a worker thread, so it may block) or
+a coroutine function (run on the event loop). It receives a `NodeCall` with
+the node's rendered parameters and returns a `NodeOutcome`; it reports a
+failure by raising `NodeError`, which the runner retries and then routes to
+the node's `error` port or to the end of the run.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import inspect
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from opsflow.catalog.spec import NodeSpec
+from opsflow.model.flow import Flow, Node
+
+
+class NodeError(Exception):
+    """A node failed in a way its flow may handle (the `error` port) or retry."""
+
+    def __init__(self, message: str, *, output: Any = None, retryable: bool = True) -> None:
+        super().__init__(message)
+        self.output = output
+        self.retryable = retryable
+
+
+@dataclass(frozen=True)
+class NodeOutcome:
+    """A node's result: the port it leaves through (None: its usual one) and its output."""
+
+    output: Any = None
+    port: str | None = None
+
+
+@dataclass
+class NodeCall:
+    """Everything an executor may use to run one attempt of one node."""
+
+    run_id: str
+    flow: Flow
+    flow_path: Path | None
+    node: Node
+    spec: NodeSpec
+    #: The validated parameters with every template rendered (JSON-ready).
+    params: dict[str, Any]
+    attempt: int
+    #: Writes a line to the run's log (already redacted by the runner).
+    log: Callable[[str, str], None] = field(default=lambda level, message: None)
+
+
+SyncExecutor = Callable[[NodeCall], NodeOutcome]
+AsyncExecutor = Callable[[NodeCall], Awaitable[NodeOutcome]]
+Executor = SyncExecutor | AsyncExecutor
+
+
+@functools.cache
+def load_executor(reference: str) -> Executor:
+    """Import "module:function" once; a broken reference is a bug in the node type."""
+    module_name, _, attribute = reference.partition(":")
+    module = importlib.import_module(module_name)
+    executor: Executor = getattr(module, attribute)
+    return executor
+
+
+def is_async(executor: Executor) -> bool:
+    return inspect.iscoroutinefunction(executor)
+
+
+def default_port(spec: NodeSpec) -> str:
+    """The port a node leaves through when its executor names none."""
+    return next(port for port in spec.ports if port != "error")

@@ -1,0 +1,817 @@
+"""The local runner: drives the pure plan with asyncio on this machine.
+
+Independent branches run concurrently (up to the flow's `max_concurrency`),
+blocking executors in worker threads, each node with its timeout and retries.
+Every event is journaled before the runner acts on it, so a run killed at any
+moment can be resumed (`resume_run`). Debugging hooks live here too:
+breakpoints (pause before a node; continue, step, abort), pinned outputs, and
+dry runs in which nodes with side effects only show what they would do.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import random
+import time
+import uuid
+from collections import deque
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ValidationError
+
+from opsflow.catalog.registry import Catalog, default_catalog
+from opsflow.catalog.spec import NodeSpec
+from opsflow.engine import approvals, nested
+from opsflow.engine.events import Event, EventKind
+from opsflow.engine.execute import (
+    NodeCall,
+    NodeError,
+    NodeOutcome,
+    default_port,
+    is_async,
+    load_executor,
+)
+from opsflow.engine.inputs import coerce_inputs
+from opsflow.engine.journal import Journal
+from opsflow.engine.plan import Plan, PlanGraph, Step
+from opsflow.engine.redact import Redactor
+from opsflow.errors import OpsflowError
+from opsflow.expr import ExpressionError
+from opsflow.expr.evaluate import render_params
+from opsflow.flowfile import dump_flow
+from opsflow.model.flow import Flow, Node
+
+RunStatus = Literal["succeeded", "failed", "cancelled", "interrupted", "waiting"]
+Listener = Callable[[Event], None]
+
+
+@dataclass(frozen=True)
+class Pin:
+    """Data a node returns instead of running (and, for routing nodes, the port it takes)."""
+
+    output: Any
+    port: str | None = None
+
+
+@dataclass
+class RunOptions:
+    dry_run: bool = False
+    breakpoints: frozenset[str] = frozenset()
+    pinned: Mapping[str, Pin] = field(default_factory=dict)
+    #: None: the flow's `settings.max_concurrency`.
+    max_concurrency: int | None = None
+    #: None: the flow's `settings.timeout_s`.
+    run_timeout_s: float | None = None
+    #: False: return with status "waiting" once only approvals are left (a
+    #: non-interactive `opsflow run`); the run continues with `resume_run`.
+    wait_for_approvals: bool = True
+    #: Secret values to mask in everything the run writes or shows.
+    secrets: Iterable[str] = ()
+    approval_poll_s: float = 0.25
+
+
+@dataclass
+class RunResult:
+    run_id: str
+    status: RunStatus
+    error: str | None
+    #: node id -> (state, port, attempts, duration_s) in the flow's order.
+    nodes: dict[str, NodeReport]
+    outputs: dict[str, Any]
+
+
+@dataclass
+class NodeReport:
+    state: str
+    port: str | None = None
+    attempts: int = 0
+    duration_s: float | None = None
+    error: str | None = None
+
+
+class LocalRunner:
+    """Runs one flow; reusable for many runs (the plan graph is built once)."""
+
+    def __init__(
+        self,
+        flow: Flow,
+        *,
+        flow_path: Path | None = None,
+        catalog: Catalog | None = None,
+        journal: Journal | None = None,
+        options: RunOptions | None = None,
+        listeners: Iterable[Listener] = (),
+        parent_run: str | None = None,
+    ) -> None:
+        self.flow = flow
+        self.flow_path = flow_path
+        self.catalog = catalog or default_catalog()
+        self.journal = journal
+        self.options = options or RunOptions()
+        self.listeners = list(listeners)
+        self.parent_run = parent_run
+        self.specs: dict[str, NodeSpec] = {}
+        self.params: dict[str, BaseModel] = {}
+        self.nodes: dict[str, Node] = {}
+        for node in flow.nodes:
+            spec = self.catalog.get(node.type)
+            if spec is None:
+                raise OpsflowError(
+                    f"node '{node.id}' has type '{node.type}', which is not installed"
+                )
+            try:
+                self.params[node.id] = spec.params.model_validate(node.params)
+            except ValidationError as exc:
+                first = exc.errors(include_url=False)[0]
+                where = ".".join(str(part) for part in first["loc"])
+                raise OpsflowError(
+                    f"node '{node.id}' field params.{where}: {first['msg']}; "
+                    "run `opsflow validate` on the flow"
+                ) from None
+            self.specs[node.id] = spec
+            self.nodes[node.id] = node
+        self.graph = PlanGraph(flow, self.catalog, self.params)
+        self._flow_text: str | None = None
+
+    def flow_text(self) -> str:
+        if self._flow_text is None:
+            self._flow_text = dump_flow(self.flow)
+        return self._flow_text
+
+    def choose_trigger(self, trigger: str | None) -> str:
+        triggers = [n.id for n in self.flow.nodes if self.specs[n.id].category == "trigger"]
+        if trigger is None:
+            if len(triggers) != 1:
+                raise OpsflowError(
+                    f"the flow has {len(triggers)} triggers ({', '.join(triggers)}); "
+                    "choose one with --trigger"
+                )
+            return triggers[0]
+        if trigger not in triggers:
+            raise OpsflowError(
+                f"'{trigger}' is not a trigger of this flow; "
+                f"its triggers are: {', '.join(triggers)}"
+            )
+        return trigger
+
+    async def run(
+        self,
+        *,
+        trigger: str | None = None,
+        payload: Any = None,
+        inputs: Mapping[str, Any] | None = None,
+        run_id: str | None = None,
+        control: RunControl | None = None,
+    ) -> RunResult:
+        """Run the flow from `trigger` (the only trigger when None) to its end."""
+        start = self.choose_trigger(trigger)
+        values = coerce_inputs(self.flow.inputs, inputs or {})
+        run = _Run(self, run_id or new_run_id(), start, payload, values)
+        if self.journal is not None:
+            self.journal.create_run(
+                run.id,
+                flow_id=self.flow.id,
+                flow_path=self.flow_path,
+                flow_json=self.flow_text(),
+                trigger=start,
+                payload=run.redactor.redact(payload),
+                inputs=run.redactor.redact(values),
+                dry_run=self.options.dry_run,
+                parent=self.parent_run,
+            )
+        run.emit(
+            "run_started",
+            None,
+            {
+                "flow_id": self.flow.id,
+                "flow_path": str(self.flow_path) if self.flow_path else None,
+                "trigger": start,
+                "payload": payload,
+                "inputs": values,
+                "dry_run": self.options.dry_run,
+            },
+        )
+        return await run.drive(run.plan.start(), control)
+
+
+async def resume_run(
+    journal: Journal,
+    run_id: str,
+    *,
+    catalog: Catalog | None = None,
+    options: RunOptions | None = None,
+    listeners: Iterable[Listener] = (),
+    rerun: Iterable[str] = (),
+    skip: Iterable[str] = (),
+    control: RunControl | None = None,
+) -> RunResult:
+    """Continue a run from its journal: after a crash, a restart, or answered approvals.
+
+    Finished nodes are not run again. A node that was in flight runs again if
+    its type is idempotent (or it is named in `rerun`); `skip` counts it as
+    done without running it; otherwise the run stays interrupted and the error
+    says how to continue.
+    """
+    from opsflow.flowfile import parse_flow
+
+    record = journal.get_run(run_id)
+    if record is None:
+        raise OpsflowError(f"there is no run {run_id} in {journal.path}")
+    if record.state in ("succeeded", "failed", "cancelled"):
+        raise OpsflowError(f"run {record.id} is over ({record.state}); there is nothing to resume")
+    flow = parse_flow(journal.flow_snapshot(record.id), f"run {record.id}", catalog)
+    path = Path(record.flow_path) if record.flow_path else None
+    runner = LocalRunner(
+        flow,
+        flow_path=path,
+        catalog=catalog,
+        journal=journal,
+        options=options or RunOptions(dry_run=record.dry_run),
+        listeners=listeners,
+        parent_run=record.parent,
+    )
+    assert record.trigger is not None
+    run = _Run(runner, record.id, record.trigger, record.payload, dict(record.inputs))
+    run.seq = journal.next_seq(record.id)
+    run.replay(journal.events(record.id))
+    results = journal.node_results(record.id)
+    finished = {
+        node: (result.state, result.port)
+        for node, result in results.items()
+        if result.state in ("succeeded", "failed", "skipped") and node in runner.nodes
+    }
+    try:
+        step = run.plan.restore(finished)
+    except ValueError as exc:
+        raise OpsflowError(f"run {record.id} cannot be resumed: {exc}") from None
+    rerun_set, skip_set = set(rerun), set(skip)
+    for name in rerun_set | skip_set:
+        if name not in runner.nodes:
+            raise OpsflowError(f"the flow of run {record.id} has no node '{name}'")
+    blocked = []
+    for node_id in step.ready:
+        result = results.get(node_id)
+        if result is None or result.state == "waiting" or node_id in rerun_set:
+            continue
+        spec, params = runner.specs[node_id], runner.params[node_id]
+        if node_id not in skip_set and not spec.is_idempotent(params):
+            blocked.append(node_id)
+    if blocked:
+        names = ", ".join(f"'{n}' ({runner.specs[n].type})" for n in blocked)
+        journal.mark_interrupted(record.id)
+        raise OpsflowError(
+            f"run {record.id} stopped while {names} was running, and it is not safe to repeat "
+            "blindly: it may or may not have acted. Check, then continue with "
+            f"`opsflow runs resume {record.id} --rerun {blocked[0]}` (run it again) or "
+            f"`--skip {blocked[0]}` (count it as done)"
+        )
+    run.emit("run_resumed", None, {"how": "resume"})
+    first = Step(ready=[])
+    for node_id in step.ready:
+        if node_id in skip_set and node_id in results:
+            run.plan.node_started(node_id)
+            port = default_port(runner.specs[node_id])
+            run.outputs[node_id] = {"output": None}
+            run.reports[node_id] = NodeReport("succeeded", port)
+            run.emit(
+                "node_succeeded", node_id, {"port": port, "output": None, "skipped_by": "operator"}
+            )
+            first.extend(run.plan.node_finished(node_id, port))
+        else:
+            first.ready.append(node_id)
+    journaled_skips = {n for n, r in results.items() if r.state == "skipped"}
+    first.skipped += [n for n in step.skipped if n not in journaled_skips]
+    first.passed_through += [n for n in step.passed_through if n not in results]
+    return await run.drive(first, control)
+
+
+def new_run_id() -> str:
+    """Time-ordered, unique, short enough to type a prefix of."""
+    return time.strftime("%Y%m%d-%H%M%S-", time.gmtime()) + uuid.uuid4().hex[:8]
+
+
+class _Run:
+    """The state of one run while it executes."""
+
+    def __init__(
+        self, runner: LocalRunner, run_id: str, trigger: str, payload: Any, inputs: dict[str, Any]
+    ) -> None:
+        self.runner = runner
+        self.id = run_id
+        self.options = runner.options
+        self.plan = Plan(runner.graph, trigger)
+        self.payload = payload
+        self.inputs = inputs
+        self.outputs: dict[str, dict[str, Any]] = {}
+        self.vars: dict[str, Any] = dict(runner.flow.vars)
+        self.reports: dict[str, NodeReport] = {}
+        self.redactor = Redactor(self.options.secrets)
+        self.seq = 1
+        self.started_at = time.time()
+        self.error: str | None = None
+        self.limit = self.options.max_concurrency or runner.flow.settings.max_concurrency
+        self.ready: deque[str] = deque()
+        self.tasks: dict[asyncio.Task[Step], str] = {}
+        self.waiting_approval: set[str] = set()
+        # Debugger: the gate is open while the run may start nodes.
+        self.gate = asyncio.Event()
+        self.gate.set()
+        self.stepping = False
+        self.paused_at: str | None = None
+        self.cancelled = False
+        self.aborting = False
+        self.left_waiting = False
+        #: Approvals asked in this run: node -> rendered params; decisions made in-process.
+        self.approval_requests: dict[str, dict[str, Any]] = {}
+        self.decisions: dict[str, dict[str, Any]] = {}
+        self.decided = asyncio.Event()
+        self.driver: asyncio.Task[Any] | None = None
+
+    # -- events -----------------------------------------------------------------
+
+    def emit(self, kind: EventKind, node: str | None, data: dict[str, Any]) -> Event:
+        """Redact, journal, then tell the listeners: the journal always knows first."""
+        event = Event(self.id, self.seq, kind, time.time(), node, self.redactor.redact(data))
+        self.seq += 1
+        if self.runner.journal is not None:
+            self.runner.journal.append(event)
+        for listener in self.runner.listeners:
+            listener(event)
+        return event
+
+    def log(self, node: str | None, level: str, message: str) -> None:
+        self.emit("log", node, {"level": level, "message": message})
+
+    def replay(self, events: Iterable[Event]) -> None:
+        """Rebuild outputs, variables and reports from a journal, for a resumed run."""
+        for event in events:
+            node, data = event.node, event.data
+            if node is None:
+                continue
+            if event.kind == "node_succeeded":
+                output = data.get("output")
+                self.outputs[node] = {"output": output}
+                if self.runner.specs[node].type == "action.set_vars" and isinstance(output, dict):
+                    self.vars.update(output)
+                self.reports[node] = NodeReport(
+                    "succeeded", data.get("port"), data.get("attempt", 1), data.get("duration_s")
+                )
+            elif event.kind == "node_failed":
+                self.outputs[node] = {"output": None, "error": data.get("error")}
+                self.reports[node] = NodeReport(
+                    "failed",
+                    None,
+                    data.get("attempt", 1),
+                    data.get("duration_s"),
+                    data.get("error"),
+                )
+            elif event.kind == "node_skipped":
+                self.reports[node] = NodeReport("skipped")
+
+    # -- steering -----------------------------------------------------------------------
+
+    def open_gate(self, *, stepping: bool) -> None:
+        self.stepping = stepping
+        if not self.gate.is_set():
+            self.emit("run_resumed", self.paused_at, {"how": "step" if stepping else "continue"})
+            self.gate.set()
+
+    def abort(self) -> None:
+        if self.driver is not None and not self.driver.done():
+            self.aborting = True
+            self.driver.cancel()
+
+    # -- the context expressions see ------------------------------------------------
+
+    def context(self, **extra: Any) -> dict[str, Any]:
+        return {
+            "trigger": self.payload,
+            "inputs": self.inputs,
+            "nodes": self.outputs,
+            "vars": self.vars,
+            "run": {
+                "id": self.id,
+                "started_at": self.started_at,
+                "dry_run": self.options.dry_run,
+                "flow": self.runner.flow.id,
+            },
+            **extra,
+        }
+
+    # -- the scheduler ----------------------------------------------------------------
+
+    async def drive(self, first: Step, control: RunControl | None) -> RunResult:
+        self.driver = asyncio.current_task()
+        if control is not None:
+            control.bind(self)
+        self.absorb(first)
+        timeout = self.options.run_timeout_s or self.runner.flow.settings.timeout_s
+        try:
+            async with asyncio.timeout(timeout):
+                await self.loop()
+        except TimeoutError:
+            self.error = f"the run took longer than its timeout of {timeout:g} s and was stopped"
+            await self.stop_all("cancelled")
+        except asyncio.CancelledError:
+            self.error = "the run was aborted" if self.aborting else "the run was cancelled"
+            await self.stop_all("cancelled")
+            if not self.aborting:
+                await self.finish()
+                raise
+            assert self.driver is not None
+            self.driver.uncancel()
+        await self.finish()
+        return self.result()
+
+    async def loop(self) -> None:
+        while True:
+            while self.ready and len(self.tasks) < self.limit and self.gate.is_set():
+                node_id = self.ready[0]
+                if self.pause_before(node_id):
+                    break
+                self.ready.popleft()
+                self.plan.node_started(node_id)
+                task = asyncio.ensure_future(self.execute(node_id))
+                self.tasks[task] = node_id
+                if self.stepping:
+                    self.gate.clear()
+            if not self.tasks:
+                if self.ready and not self.gate.is_set():
+                    await self.gate.wait()
+                    continue
+                return
+            if self.only_approvals_left() and not self.options.wait_for_approvals:
+                return
+            gate_waiter = None
+            waiters: set[asyncio.Future[Any]] = set(self.tasks)
+            if self.ready and not self.gate.is_set():
+                gate_waiter = asyncio.ensure_future(self.gate.wait())
+                waiters.add(gate_waiter)
+            done, _ = await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+            if gate_waiter is not None and not gate_waiter.done():
+                gate_waiter.cancel()
+            for finished in done:
+                if finished is not gate_waiter:
+                    del self.tasks[finished]  # type: ignore[arg-type]
+                    self.absorb(finished.result())
+
+    def only_approvals_left(self) -> bool:
+        return (
+            not self.ready
+            and bool(self.tasks)
+            and set(self.tasks.values()) <= self.waiting_approval
+        )
+
+    def pause_before(self, node_id: str) -> bool:
+        """Close the gate at a breakpoint (once per arrival at the node)."""
+        if node_id in self.options.breakpoints and self.paused_at != node_id:
+            self.paused_at = node_id
+            self.gate.clear()
+            self.emit("run_paused", node_id, {})
+            self.emit("node_waiting", node_id, {"reason": "breakpoint"})
+            return True
+        return False
+
+    def absorb(self, step: Step) -> None:
+        for node_id in step.passed_through:
+            result = self.plan.result(node_id)
+            self.outputs[node_id] = {"output": None}
+            self.reports[node_id] = NodeReport("succeeded", result.port)
+            self.emit("node_succeeded", node_id, {"port": result.port, "passed_through": True})
+        for node_id in step.skipped:
+            self.reports[node_id] = NodeReport("skipped")
+            self.emit("node_skipped", node_id, {"reason": "no live inbound edge"})
+        self.ready.extend(step.ready)
+
+    async def stop_all(self, why: Literal["cancelled"]) -> None:
+        self.cancelled = True
+        self.absorb(self.plan.cancel())
+        self.ready.clear()
+        for task in list(self.tasks):
+            task.cancel()
+        for task, node_id in list(self.tasks.items()):
+            try:
+                self.absorb(await task)
+            except (asyncio.CancelledError, Exception):
+                self.reports[node_id] = NodeReport("failed", error=why)
+                self.emit("node_failed", node_id, {"error": f"{why} while running"})
+                self.absorb(self.plan.node_failed(node_id))
+        self.tasks.clear()
+
+    async def finish(self) -> None:
+        """Record how the run ended; a run left waiting for approvals stays open."""
+        status = self.status()
+        if status == "waiting":
+            # The approvals stay pending in the journal; `resume_run` waits again.
+            self.left_waiting = True
+            waiting = list(self.tasks)
+            for task in waiting:
+                task.cancel()
+            await asyncio.gather(*waiting, return_exceptions=True)
+            return
+        data: dict[str, Any] = {"outcome": status, "error": self.error}
+        if status == "succeeded" and self.runner.flow.outputs:
+            data["outputs"] = self.flow_outputs()
+        self.emit("run_finished", None, data)
+
+    def status(self) -> RunStatus:
+        if self.left_waiting:
+            return "waiting"
+        if self.cancelled:
+            return "cancelled"
+        outcome = self.plan.outcome
+        if outcome is None:
+            return "waiting" if self.only_approvals_left() else "interrupted"
+        return outcome
+
+    def flow_outputs(self) -> dict[str, Any]:
+        from opsflow.expr.evaluate import render_template
+
+        context = self.context()
+        values: dict[str, Any] = {}
+        for name, source in self.runner.flow.outputs.items():
+            try:
+                values[name] = render_template(source, context)
+            except ExpressionError as exc:
+                self.log(None, "warning", f"output '{name}' could not be rendered: {exc}")
+                values[name] = None
+        return values
+
+    def result(self) -> RunResult:
+        for node_id, state in self.plan.summary().items():
+            report = self.reports.setdefault(node_id, NodeReport(state.state, state.port))
+            if report.state in ("running", "waiting") and state.state == "skipped":
+                report.state = "skipped"
+        outputs = self.flow_outputs() if self.status() == "succeeded" else {}
+        return RunResult(self.id, self.status(), self.error, self.reports, outputs)
+
+    # -- one node ------------------------------------------------------------------
+
+    async def execute(self, node_id: str) -> Step:
+        runner = self.runner
+        node, spec, params = runner.nodes[node_id], runner.specs[node_id], runner.params[node_id]
+        report = self.reports.setdefault(node_id, NodeReport("running"))
+        started = time.monotonic()
+        pin = self.options.pinned.get(node_id)
+        try:
+            rendered = self.render(node_id, spec, params)
+        except ExpressionError as exc:
+            if not self.options.dry_run:
+                return self.fail(
+                    node_id, report, f"cannot render its parameters: {exc}", started, 1
+                )
+            # A dry run has no outputs from simulated nodes: show the templates as written,
+            # and let a condition that cannot be decided take its first port, saying so.
+            rendered = params.model_dump(mode="json")
+            if pin is None and spec.category == "condition":
+                port = self.runner.graph.ports[self.runner.graph.number(node_id)][0]
+                self.log(node_id, "info", f"dry run: cannot decide ({exc}); assuming '{port}'")
+                pin = Pin({"dry_run": True, "assumed": port, "reason": str(exc)}, port)
+            else:
+                self.log(node_id, "info", f"dry run: parameters shown unrendered ({exc})")
+        attempts = node.retry.attempts if node.retry is not None else 1
+        for attempt in range(1, attempts + 1):
+            report.attempts = attempt
+            self.emit("node_started", node_id, {"attempt": attempt, "params": rendered})
+            try:
+                outcome = await self.attempt(node, spec, params, rendered, attempt, pin)
+            except asyncio.CancelledError:
+                raise
+            except (NodeError, TimeoutError, ExpressionError, OpsflowError) as exc:
+                message = _describe_failure(exc, node)
+                retryable = not isinstance(exc, NodeError) or exc.retryable
+                if attempt < attempts and retryable:
+                    delay = _backoff(node, attempt)
+                    self.emit(
+                        "node_retrying",
+                        node_id,
+                        {"attempt": attempt + 1, "delay_s": round(delay, 3), "error": message},
+                    )
+                    await asyncio.sleep(delay)
+                    continue
+                output = exc.output if isinstance(exc, NodeError) else None
+                return self.fail(node_id, report, message, started, attempt, output)
+            except Exception as exc:  # a bug in an executor: the run must still end cleanly
+                message = f"internal error in {spec.type} ({type(exc).__name__}: {exc})"
+                return self.fail(node_id, report, message, started, attempt)
+            return self.succeed(node_id, spec, report, outcome, started, pin)
+        raise AssertionError("unreachable: the loop returns")
+
+    def render(self, node_id: str, spec: NodeSpec, params: BaseModel) -> dict[str, Any]:
+        if spec.category == "trigger":
+            return params.model_dump(mode="json")
+        if spec.type == "control.foreach":
+            return nested.render_foreach_params(params, self.context())
+        return render_params(params, self.context())
+
+    async def attempt(
+        self,
+        node: Node,
+        spec: NodeSpec,
+        params: BaseModel,
+        rendered: dict[str, Any],
+        attempt: int,
+        pin: Pin | None,
+    ) -> NodeOutcome:
+        if pin is not None:
+            return NodeOutcome(pin.output, pin.port)
+        if spec.category == "trigger":
+            return NodeOutcome(self.payload)
+        if spec.type == "control.approval":
+            return await approvals.wait_for_decision(self, node, rendered)
+        dry = self.options.dry_run
+        if dry and (spec.has_side_effects(params) or spec.executor is None):
+            return NodeOutcome({"dry_run": True, "would_run": spec.type, "params": rendered})
+        if dry and spec.type == "action.wait":
+            return NodeOutcome({"dry_run": True, "would_wait": rendered})
+        if spec.type == "action.subflow":
+            return await nested.run_subflow(self, node, rendered)
+        if spec.type == "control.foreach":
+            return await nested.run_foreach(self, node, rendered)
+        if spec.executor is None:
+            raise NodeError(f"{spec.type} has no executor installed", retryable=False)
+        executor = load_executor(spec.executor)
+        call = NodeCall(
+            run_id=self.id,
+            flow=self.runner.flow,
+            flow_path=self.runner.flow_path,
+            node=node,
+            spec=spec,
+            params=rendered,
+            attempt=attempt,
+            log=lambda level, message: self.log(node.id, level, message),
+        )
+        timeout = node.timeout_s
+        if is_async(executor):
+            result = executor(call)
+            assert not isinstance(result, NodeOutcome)
+            return await asyncio.wait_for(result, timeout)
+        return await asyncio.wait_for(asyncio.to_thread(executor, call), timeout)  # type: ignore[arg-type]
+
+    def succeed(
+        self,
+        node_id: str,
+        spec: NodeSpec,
+        report: NodeReport,
+        outcome: NodeOutcome,
+        started: float,
+        pin: Pin | None,
+    ) -> Step:
+        port = outcome.port or default_port(spec)
+        output = self.redactor.redact(outcome.output)
+        self.outputs[node_id] = {"output": output}
+        if spec.type == "action.set_vars" and isinstance(output, dict):
+            self.vars.update(output)
+        report.state, report.port = "succeeded", port
+        report.duration_s = round(time.monotonic() - started, 6)
+        data: dict[str, Any] = {
+            "port": port,
+            "output": output,
+            "attempt": report.attempts,
+            "duration_s": report.duration_s,
+        }
+        if node_id in self.options.pinned:
+            data["pinned"] = True
+        self.emit("node_succeeded", node_id, data)
+        return self.plan.node_finished(node_id, port)
+
+    def fail(
+        self,
+        node_id: str,
+        report: NodeReport,
+        message: str,
+        started: float,
+        attempt: int,
+        output: Any = None,
+    ) -> Step:
+        message = self.redactor.redact(message)
+        report.state, report.error = "failed", message
+        report.duration_s = round(time.monotonic() - started, 6)
+        if self.runner.graph.error_wired[self.runner.graph.number(node_id)]:
+            report.port = "error"
+        self.outputs[node_id] = {"output": output, "error": message}
+        self.emit(
+            "node_failed",
+            node_id,
+            {"error": message, "attempt": attempt, "duration_s": report.duration_s},
+        )
+        step = self.plan.node_failed(node_id)
+        if self.plan.stopped == "failed" and self.error is None:
+            self.error = f"node '{node_id}' failed: {message}"
+        return step
+
+
+class RunControl:
+    """Steer a run from outside it: continue or step at a breakpoint, abort, decide approvals.
+
+    Create one, pass it to `LocalRunner.run(control=...)`, and call its methods
+    from any thread (the Studio's GUI thread, a terminal prompt) once
+    `started` is set.
+    """
+
+    def __init__(self) -> None:
+        self._run: _Run | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self.started = _ThreadEvent()
+
+    def bind(self, run: _Run) -> None:
+        self._run = run
+        self._loop = asyncio.get_running_loop()
+        self.started.set()
+
+    @property
+    def run_id(self) -> str | None:
+        return self._run.id if self._run is not None else None
+
+    def continue_(self) -> None:
+        """Leave a breakpoint and run on."""
+        self._call(lambda run: run.open_gate(stepping=False))
+
+    def step(self) -> None:
+        """Run the next node, then pause again."""
+        self._call(lambda run: run.open_gate(stepping=True))
+
+    def abort(self) -> None:
+        """Stop the run: it ends as cancelled."""
+        self._call(lambda run: run.abort())
+
+    def decide(
+        self,
+        node: str,
+        decision: str,
+        *,
+        by: str,
+        comment: str = "",
+        fields: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Answer a waiting approval as `by` (refused with OpsflowError if not allowed)."""
+        run = self._require()
+        assert self._loop is not None
+
+        def apply() -> None:
+            approvals.record_decision(run, node, decision, by=by, comment=comment, fields=fields)
+
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is self._loop:
+            apply()
+            return
+        done: concurrent.futures.Future[None] = concurrent.futures.Future()
+
+        def on_loop() -> None:
+            try:
+                apply()
+                done.set_result(None)
+            except BaseException as exc:
+                done.set_exception(exc)
+
+        self._loop.call_soon_threadsafe(on_loop)
+        done.result(timeout=30)
+
+    def _require(self) -> _Run:
+        if self._run is None:
+            raise OpsflowError("the run has not started yet")
+        return self._run
+
+    def _call(self, action: Callable[[_Run], None]) -> None:
+        run = self._require()
+        assert self._loop is not None
+        self._loop.call_soon_threadsafe(action, run)
+
+
+class _ThreadEvent:
+    """A flag other threads can wait on (threading.Event without the import cost here)."""
+
+    def __init__(self) -> None:
+        import threading
+
+        self._event = threading.Event()
+
+    def set(self) -> None:
+        self._event.set()
+
+    def is_set(self) -> bool:
+        return self._event.is_set()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        return self._event.wait(timeout)
+
+
+def _describe_failure(exc: BaseException, node: Node) -> str:
+    if isinstance(exc, TimeoutError):
+        return f"timed out after {node.timeout_s:g} s"
+    return str(exc) or type(exc).__name__
+
+
+def _backoff(node: Node, attempt: int) -> float:
+    """Exponential backoff with jitter: half to all of backoff * 2**(attempt - 1)."""
+    retry = node.retry
+    assert retry is not None
+    delay = float(min(retry.max_backoff_s, retry.backoff_s * 2 ** (attempt - 1)))
+    return delay * random.uniform(0.5, 1.0) if retry.jitter else delay

@@ -1,0 +1,1 @@
+"""Executors of the built-in node types (see `opsflow.engine.execute`)."""

@@ -1,0 +1,739 @@
+"""Evaluating templates and expressions against a run's context, within limits of time and size.
+
+It owns the guarded sandbox that `parse.environment()` holds: refused attributes and calls, size
+estimates made before `*`, `**`, `+`, `~` and some filters run, and a cooperative deadline.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import re
+import time
+import types
+from collections import deque
+from collections.abc import Callable, ItemsView, Iterable, Iterator, KeysView, Mapping, ValuesView
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple, cast
+
+from jinja2 import StrictUndefined, Template, TemplateError, TemplateSyntaxError, nodes
+from jinja2.exceptions import SecurityError
+from jinja2.parser import Parser
+from jinja2.runtime import Context, LoopContext, Macro, Undefined
+from jinja2.sandbox import MAX_RANGE, ImmutableSandboxedEnvironment
+from jinja2.utils import Cycler, Joiner, Namespace, missing
+from jinja2.visitor import NodeTransformer
+from pydantic import BaseModel
+
+from opsflow.expr.parse import (
+    CONTEXT_NAMES,
+    ExpressionError,
+    environment,
+    is_template,
+    parse_expression,
+    parse_template,
+)
+
+#: Longest an evaluation may run, in seconds, unless the caller says otherwise.
+DEFAULT_TIMEOUT_S = 1.0
+#: Most characters a result may have (of text, or of JSON-like text for data).
+MAX_OUTPUT_CHARS = 1024 * 1024
+#: Most digits of an integer: Python's own limit for turning one into text.
+MAX_INT_DIGITS = 4300
+MAX_INT_BITS = int(MAX_INT_DIGITS * math.log2(10))
+#: Deepest nesting of lists and mappings in a result.
+MAX_DEPTH = 200
+#: Text produced along the way (captured blocks, macro output) may be this many results long.
+PRODUCED_FACTOR = 4
+
+_OUTSIDE_FOREACH: Any = object()
+
+
+def build_context(
+    *,
+    trigger: Any,
+    inputs: Mapping[str, Any],
+    nodes: Mapping[str, Mapping[str, Any]],
+    vars: Mapping[str, Any],
+    run: Mapping[str, Any],
+    item: Any = _OUTSIDE_FOREACH,
+    index: int | None = None,
+) -> dict[str, Any]:
+    """The names an expression reads, from plain JSON-like data; credentials are never here.
+
+    `nodes` maps each finished node's id to its result, `{"output": ...}`. `item` and
+    `index` exist only for the items of a for-each node, so leave them out elsewhere.
+    """
+    for node_id, result in nodes.items():
+        if not isinstance(result, Mapping) or "output" not in result:
+            raise ValueError(f"nodes[{node_id!r}] must be a mapping with an 'output' key")
+    context = {"trigger": trigger, "inputs": inputs, "nodes": nodes, "vars": vars, "run": run}
+    if item is not _OUTSIDE_FOREACH:
+        context["item"] = item
+    if index is not None:
+        context["index"] = index
+    return context
+
+
+def evaluate_expression(
+    source: str,
+    context: Mapping[str, Any],
+    *,
+    timeout_s: float = DEFAULT_TIMEOUT_S,
+    max_output_chars: int = MAX_OUTPUT_CHARS,
+) -> Any:
+    """The native value of an expression such as `nodes.check.output.status != 200`."""
+    return _run(source, context, True, _limits(timeout_s, max_output_chars))
+
+
+def render_template(
+    source: str,
+    context: Mapping[str, Any],
+    *,
+    timeout_s: float = DEFAULT_TIMEOUT_S,
+    max_output_chars: int = MAX_OUTPUT_CHARS,
+) -> Any:
+    """Render a template once: the native value of a lone `{{ expr }}`, text otherwise.
+
+    A string without template syntax comes back as it is, without Jinja.
+    """
+    if not is_template(source):
+        return source
+    return _run(source, context, False, _limits(timeout_s, max_output_chars))
+
+
+def render_params(
+    params: BaseModel,
+    context: Mapping[str, Any],
+    *,
+    timeout_s: float = DEFAULT_TIMEOUT_S,
+    max_output_chars: int = MAX_OUTPUT_CHARS,
+) -> dict[str, Any]:
+    """A node's rendered input: its params as JSON-ready data, each template string rendered and
+    each expression evaluated; other strings (scripts, credential names, paths) stay as written.
+
+    Nested lists and mappings keep their shape. One deadline covers the whole call, and the
+    rendered values together share the size limit.
+    """
+    from opsflow.catalog.fields import field_kind  # the catalog imports this package
+
+    limits, rendered = _limits(timeout_s, max_output_chars), _Sizer(max_output_chars, strict=False)
+
+    def walk(value: Any, dumped: Any, kind: str | None, path: str) -> Any:
+        if isinstance(value, BaseModel):
+            return {
+                name: walk(
+                    getattr(value, name), item, field_kind(type(value), name), f"{path}.{name}"
+                )
+                for name, item in dumped.items()
+            }
+        if isinstance(value, str) and (
+            kind == "expression" or (kind == "template" and is_template(value))
+        ):
+            try:
+                result = _run(value, context, kind == "expression", limits)
+                rendered.measure(result)  # all rendered values share the size limit
+            except ExpressionError as exc:
+                raise ExpressionError(f"{path.lstrip('.')}: {exc}", exc.line) from None
+            return result
+        if (
+            isinstance(value, list | tuple)
+            and isinstance(dumped, list)
+            and len(value) == len(dumped)
+        ):
+            return [
+                walk(v, d, kind, f"{path}[{i}]")
+                for i, (v, d) in enumerate(zip(value, dumped, strict=True))
+            ]
+        if isinstance(value, dict) and isinstance(dumped, dict) and len(value) == len(dumped):
+            return {
+                k: walk(v, d, kind, f"{path}.{k}")
+                for (k, v), d in zip(value.items(), dumped.values(), strict=True)
+            }
+        return dumped
+
+    return walk(params, params.model_dump(mode="json"), None, "")  # type: ignore[no-any-return]
+
+
+# --- running one template or expression -------------------------------------
+
+
+@dataclass
+class _Budget:
+    """The limits of the evaluation in progress, which the sandbox's hooks enforce."""
+
+    timeout_s: float
+    max_chars: int
+    deadline: float
+    context: Mapping[str, Any] = field(default_factory=dict)
+    produced: int = 0
+
+    def tick(self) -> None:
+        if time.monotonic() > self.deadline:
+            raise ExpressionError(f"evaluation took longer than {self.timeout_s:g} s")
+
+    def produce(self, chars: int) -> None:
+        self.produced += chars
+        if self.produced > PRODUCED_FACTOR * self.max_chars:
+            raise ExpressionError(
+                f"evaluation produced more than {_size(PRODUCED_FACTOR * self.max_chars)} of text"
+            )
+
+
+def _limits(timeout_s: float, max_chars: int) -> _Budget:
+    return _Budget(timeout_s, max_chars, time.monotonic() + timeout_s)
+
+
+#: Rendering outside `_run` (e.g. Jinja's own `render()`) gets size guards but no deadline.
+_ACTIVE: ContextVar[_Budget | None] = ContextVar("opsflow_expr_budget", default=None)
+
+
+def _budget() -> _Budget:
+    return _ACTIVE.get() or _Budget(math.inf, MAX_OUTPUT_CHARS, math.inf)
+
+
+_INCLUDES: tuple[type[nodes.Node], ...] = (
+    nodes.Extends,
+    nodes.Include,
+    nodes.Import,
+    nodes.FromImport,
+)
+
+
+class _Compiled(NamedTuple):
+    template: Template
+    native: bool  # the template assigns its one expression's value to `result`
+
+
+def _run(source: str, context: Mapping[str, Any], expression: bool, limits: _Budget) -> Any:
+    unknown = set(context) - CONTEXT_NAMES
+    if unknown:
+        raise ValueError(f"not run-context names: {sorted(unknown)}; use build_context()")
+    budget = _Budget(limits.timeout_s, limits.max_chars, limits.deadline, context)
+    token = _ACTIVE.set(budget)
+    template = None
+    try:
+        template, native = _compile(source, expression)
+        run_context = template.new_context(dict(context))
+        if native:
+            for _ in template.root_render_func(run_context):
+                budget.tick()
+            result = _Sizer(budget.max_chars, strict=True).data(run_context.vars["result"])
+        else:
+            result = _collect(template.root_render_func(run_context), budget)
+        budget.tick()  # a deadline passed inside code that swallowed the error still counts
+        return result
+    except Exception as exc:
+        raise _explain(exc, template) from exc
+    finally:
+        _ACTIVE.reset(token)
+
+
+def _collect(chunks: Iterable[str], budget: _Budget) -> str:
+    parts, total = [], 0
+    for chunk in chunks:
+        budget.tick()
+        total += len(chunk)
+        if total > budget.max_chars:
+            raise ExpressionError(f"the result is larger than {_size(budget.max_chars)}")
+        parts.append(chunk)
+    return "".join(parts)
+
+
+@functools.lru_cache(maxsize=4096)
+def _compile(source: str, expression: bool) -> _Compiled:
+    """Compile once per source: the same node renders the same strings every run."""
+    env = environment()
+    try:
+        if expression:
+            parse_expression(source)  # the validator's errors, word for word
+            body: nodes.Expr | None = Parser(env, source, state="variable").parse_expression()
+        else:
+            parse_template(source)
+            tree = env.parse(source)
+            body = _lone_expression(tree)
+        if body is not None:
+            tree = nodes.Template([nodes.Assign(nodes.Name("result", "store"), body)])
+        if any(True for _ in tree.find_all(_INCLUDES)):
+            raise ExpressionError("refused: templates cannot include, import or extend templates")
+        tree = _GuardLoopsAndJoins().visit(tree)
+        tree.set_environment(env).set_lineno(1)
+        return _Compiled(env.from_string(tree), body is not None)
+    except TemplateSyntaxError as exc:
+        raise ExpressionError(f"syntax error: {exc.message}", exc.lineno) from None
+    except RecursionError:
+        raise ExpressionError("is nested too deeply to be read") from None
+
+
+def _lone_expression(tree: nodes.Template) -> nodes.Expr | None:
+    """The expression of a template that is one `{{ expr }}` block, give or take whitespace."""
+    if len(tree.body) != 1 or not isinstance(tree.body[0], nodes.Output):
+        return None
+    found = [
+        node
+        for node in tree.body[0].nodes
+        if not (isinstance(node, nodes.TemplateData) and not node.data.strip())
+    ]
+    if len(found) == 1 and not isinstance(found[0], nodes.TemplateData):
+        return found[0]
+    return None
+
+
+class _GuardLoopsAndJoins(NodeTransformer):
+    """Route each for loop through `guarded_iter` and each `~` through `join_text`."""
+
+    def visit_For(self, node: nodes.For) -> nodes.Node:
+        self.generic_visit(node)
+        node.iter = _call_environment("guarded_iter", node.iter, node.lineno)
+        return node
+
+    def visit_Concat(self, node: nodes.Concat) -> nodes.Node:
+        self.generic_visit(node)
+        return _call_environment("join_text", nodes.List(node.nodes), node.lineno)
+
+
+def _call_environment(method: str, argument: nodes.Node, lineno: int) -> nodes.Call:
+    argument = cast(nodes.Expr, argument)
+    return nodes.Call(nodes.EnvironmentAttribute(method), [argument], [], None, None, lineno=lineno)
+
+
+def _explain(exc: Exception, template: Template | None) -> ExpressionError:
+    line = None
+    if template is not None:
+        tb = exc.__traceback__
+        while tb is not None:
+            if tb.tb_frame.f_code.co_filename == "<template>":
+                line = template.get_corresponding_lineno(tb.tb_lineno)
+            tb = tb.tb_next
+    if isinstance(exc, ExpressionError):
+        message = str(exc)
+        line = exc.line if exc.line is not None else line
+    elif isinstance(exc, SecurityError):
+        message = f"refused: {exc}"
+    elif isinstance(exc, TemplateError):
+        message = exc.message or type(exc).__name__
+    elif isinstance(exc, OverflowError) and "MAX_RANGE" in str(exc):
+        message = f"refused: range() is limited to {MAX_RANGE} items"
+    elif isinstance(exc, RecursionError):
+        message = "refused: calls nested too deeply (a macro or recursive loop that never ends?)"
+    elif isinstance(exc, ZeroDivisionError):
+        message = "division by zero"
+    else:
+        message = f"could not evaluate: {exc}"
+    return ExpressionError(message, line)
+
+
+# --- sizes ------------------------------------------------------------------
+
+
+def _size(chars: int) -> str:
+    if chars % (1024 * 1024) == 0:
+        return f"{chars // (1024 * 1024)} MiB"
+    return f"{chars // 1024} KiB" if chars % 1024 == 0 else f"{chars} characters"
+
+
+def _too_large(what: str, limit: int) -> ExpressionError:
+    return ExpressionError(f"refused: {what} would be larger than {_size(limit)}")
+
+
+def _number(value: int) -> str:
+    return (
+        str(value)
+        if value.bit_length() < 64
+        else f"a {int(value.bit_length() * 0.30103)}-digit number"
+    )
+
+
+class _Sizer:
+    """Walks a value as JSON-like data, counting characters until a limit.
+
+    Strict, it also returns the value as data (lists for any sequence) and refuses other
+    objects; otherwise it only measures, never consuming iterators.
+    """
+
+    def __init__(self, limit: int, *, strict: bool) -> None:
+        self.limit, self.strict, self.chars, self.items = limit, strict, 0, 0
+
+    def measure(self, value: Any) -> int:
+        """Add `value` to the count (text by its length) and return the count so far."""
+        if isinstance(value, str):
+            self.spend(len(value))
+        else:
+            self.data(value)
+        return self.chars
+
+    def spend(self, chars: int) -> None:
+        self.chars += chars
+        if self.chars > self.limit:
+            raise ExpressionError(f"the result is larger than {_size(self.limit)}")
+
+    def data(self, value: Any, depth: int = 0) -> Any:
+        if value is None or isinstance(value, bool | float):
+            self.spend(5)
+            return value
+        if isinstance(value, int):
+            self.spend(int(value.bit_length() * 0.30103) + 2)
+            return value
+        if isinstance(value, str):
+            self.spend(len(value) + 2)
+            return str(value)  # Markup becomes plain text
+        if isinstance(value, Undefined):
+            str(value)  # a strict undefined raises its error here
+            return None
+        if depth >= MAX_DEPTH:
+            raise ExpressionError(f"the result is nested more than {MAX_DEPTH} levels deep")
+        self.items += 1
+        if self.items % 1024 == 0:
+            _budget().tick()
+        if isinstance(value, Mapping):
+            self.spend(2)
+            return {self.data(k, depth + 1): self.data(v, depth + 1) for k, v in value.items()}
+        if isinstance(value, list | tuple | range | KeysView | ValuesView | ItemsView) or (
+            self.strict and isinstance(value, Iterator)
+        ):
+            self.spend(2)
+            return [self.data(item, depth + 1) for item in value]
+        if self.strict:
+            raise ExpressionError(
+                f"the result is a {type(value).__name__}, not data (text, numbers, "
+                "true/false, none, lists or mappings)"
+            )
+        self.spend(len(type(value).__name__))
+        return value
+
+
+# --- the guarded sandbox ----------------------------------------------------
+
+#: Methods of data that expressions may call; every other one is refused.
+_STR_METHODS = frozenset(
+    "capitalize casefold count endswith find index isalnum isalpha isdecimal isdigit "  # noqa: SIM905
+    "isidentifier islower isnumeric isspace istitle isupper join lower lstrip partition "
+    "removeprefix removesuffix replace rfind rindex rpartition rsplit rstrip split "
+    "splitlines startswith strip swapcase title upper".split()
+)
+_METHODS: dict[type, frozenset[str]] = {
+    str: _STR_METHODS,
+    dict: frozenset({"get", "items", "keys", "values"}),
+    list: frozenset({"count", "index"}),
+    tuple: frozenset({"count", "index"}),
+    int: frozenset(),
+    float: frozenset(),
+    bytes: frozenset(),
+}
+#: Classes a template may instantiate: Jinja's own helpers.
+_CONSTRUCTORS = (dict, Namespace, Cycler, Joiner)
+
+
+class GuardedSandbox(ImmutableSandboxedEnvironment):
+    """Jinja's immutable sandbox, refusing escapes with a sentence and bounding time and size.
+
+    Jinja cannot be interrupted from outside, so loops, calls, lookups, operators and filters
+    check the deadline of the evaluation in progress as they go.
+    """
+
+    intercepted_binops = frozenset({"*", "**", "+", "%"})
+
+    def __init__(self) -> None:
+        super().__init__(
+            undefined=_TracedUndefined,
+            autoescape=False,
+            keep_trailing_newline=True,
+            finalize=self.checked_output,
+        )
+        del self.globals["lipsum"]  # random text: an expression must give the same result each time
+        self.filters = {name: _guard_filter(name, func) for name, func in self.filters.items()}
+
+    def call_binop(self, context: Context, operator: str, left: Any, right: Any) -> Any:
+        budget = _budget()
+        budget.tick()
+        _check_binop(operator, left, right, budget.max_chars)
+        return super().call_binop(context, operator, left, right)
+
+    def call(self, context: Context, obj: Any, /, *args: Any, **kwargs: Any) -> Any:
+        budget = _budget()
+        budget.tick()
+        if not isinstance(obj, Undefined):  # calling one raises its own error
+            args = _check_call(obj, args, kwargs, budget.max_chars)
+        result = super().call(context, obj, *args, **kwargs)
+        if isinstance(result, str) and len(result) > budget.max_chars:
+            raise ExpressionError(f"the result is larger than {_size(budget.max_chars)}")
+        return result
+
+    def getattr(self, obj: Any, attribute: str) -> Any:
+        _budget().tick()
+        return super().getattr(obj, attribute)
+
+    def getitem(self, obj: Any, argument: Any) -> Any:
+        _budget().tick()
+        return super().getitem(obj, argument)
+
+    def is_safe_attribute(self, obj: Any, attr: str, value: Any) -> bool:
+        return attr != "mro" and super().is_safe_attribute(obj, attr, value)
+
+    def unsafe_undefined(self, obj: Any, attribute: str) -> Undefined:
+        raise ExpressionError(f"refused: '{attribute}' is not accessible in expressions")
+
+    def wrap_str_format(self, value: Any) -> Callable[..., str] | None:
+        if super().wrap_str_format(value) is not None:
+            raise ExpressionError(
+                f"refused: str.{value.__name__} is not available in expressions; "
+                "join text with ~ instead"
+            )
+        return None
+
+    def concat(self, parts: Iterable[str]) -> str:
+        """Join captured output (set blocks, macros, filter blocks) within the size limit."""
+        parts = list(parts)
+        budget = _budget()
+        budget.tick()
+        total = sum(map(len, parts))
+        if total > budget.max_chars:
+            raise ExpressionError(f"the result is larger than {_size(budget.max_chars)}")
+        budget.produce(total)
+        return "".join(parts)
+
+    def join_text(self, operands: list[Any]) -> str:
+        """The `~` operator, measuring its operands before turning them into text."""
+        budget = _budget()
+        sizer = _Sizer(budget.max_chars, strict=False)
+        for operand in operands:
+            sizer.measure(operand)
+        return "".join(map(str, operands))
+
+    def guarded_iter(self, iterable: Any) -> Iterator[Any]:
+        """What every for loop goes over: the items, checking the deadline as they pass."""
+        budget = _budget()
+        for count, item in enumerate(iterable):
+            if count % 64 == 0:
+                budget.tick()
+            yield item
+
+    def checked_output(self, value: Any) -> Any:
+        """Every `{{ }}` value, measured before it becomes text."""
+        budget = _budget()
+        budget.tick()
+        budget.produce(_Sizer(budget.max_chars, strict=False).measure(value))
+        return value
+
+
+class _TracedUndefined(StrictUndefined):
+    """A strict undefined whose error names the dotted path that is missing."""
+
+    __slots__ = ()
+
+    @property
+    def _undefined_message(self) -> str:
+        if self._undefined_hint:
+            return self._undefined_hint
+        return _undefined_sentence(self._undefined_obj, self._undefined_name, _budget().context)
+
+
+def _undefined_sentence(obj: Any, name: Any, context: Mapping[str, Any]) -> str:
+    if obj is missing:
+        if name in ("item", "index"):
+            return f"'{name}' is undefined: it exists only for the items of a for-each node"
+        return f"'{name}' is undefined; expressions read {', '.join(sorted(CONTEXT_NAMES))}"
+    keys = _path_of(obj, context) if isinstance(obj, dict | list | tuple) else None
+    if keys is None:
+        what = "attribute" if isinstance(name, str) else "element"
+        return f"{type(obj).__name__} value has no {what} {name!r}"
+    where = _dotted(keys)
+    sentence = f"{_dotted((*keys, name))} is undefined"
+    if keys == ("nodes",):
+        return f"{sentence}: node {name!r} has no result here (not upstream, or skipped)"
+    if len(keys) == 2 and keys[0] == "nodes":
+        return f"{sentence}: read a node's result as {where}.output"
+    if len(keys) >= 3 and keys[0] == "nodes" and keys[2] == "output":
+        sentence += f": node {keys[1]!r} has no such value"
+    if isinstance(obj, dict):
+        names = sorted(map(str, obj))
+        listed = ", ".join(names[:12]) + (", ..." if len(names) > 12 else "")
+        return f"{sentence}; {where} has {listed}" if names else f"{sentence}; {where} is empty"
+    return f"{sentence}; {where} has {len(obj)} items"
+
+
+def _path_of(target: Any, context: Mapping[str, Any]) -> tuple[Any, ...] | None:
+    """Where `target` sits in the context, found by identity, breadth first."""
+    queue: deque[tuple[tuple[Any, ...], Any]] = deque([((), context)])
+    seen: set[int] = set()
+    while queue and len(seen) < 20_000:
+        keys, value = queue.popleft()
+        if value is target and keys:
+            return keys
+        if id(value) in seen:
+            continue
+        seen.add(id(value))
+        children = value.items() if isinstance(value, Mapping) else enumerate(value)
+        queue.extend(((*keys, k), v) for k, v in children if isinstance(v, Mapping | list | tuple))
+    return None
+
+
+def _dotted(keys: tuple[Any, ...]) -> str:
+    text = "".join(f".{k}" if isinstance(k, str) and k.isidentifier() else f"[{k!r}]" for k in keys)
+    return text.removeprefix(".")
+
+
+# --- checks made before an operation runs -----------------------------------
+
+
+def _check_binop(operator: str, left: Any, right: Any, limit: int) -> None:
+    if operator == "%" and isinstance(left, str):
+        raise ExpressionError(
+            "refused: '%' formatting of text is not available in expressions; "
+            "join text with ~ instead"
+        )
+    numbers = isinstance(left, int) and isinstance(right, int)
+    if operator == "**" and numbers and abs(left) > 1 and right > 0:
+        if right * math.log2(abs(left)) > MAX_INT_BITS:
+            raise ExpressionError(
+                f"refused: {_number(left)} ** {_number(right)} would have more than "
+                f"{MAX_INT_DIGITS} digits"
+            )
+    elif operator == "*" and numbers:
+        if left.bit_length() + right.bit_length() > MAX_INT_BITS:
+            raise ExpressionError(
+                f"refused: the product would have more than {MAX_INT_DIGITS} digits"
+            )
+    elif operator == "*":
+        for sequence, times in ((left, right), (right, left)):
+            if (
+                isinstance(sequence, str | list | tuple)
+                and isinstance(times, int)
+                and _Sizer(limit, strict=False).measure(sequence) * times > limit
+            ):
+                raise _too_large(
+                    f"repeating {type(sequence).__name__} {_number(times)} times", limit
+                )
+    elif operator == "+" and isinstance(left, str | list | tuple):
+        sizer = _Sizer(limit, strict=False)
+        sizer.measure(left)
+        sizer.measure(right)
+
+
+def _check_call(
+    obj: Any, args: tuple[Any, ...], kwargs: dict[str, Any], limit: int
+) -> tuple[Any, ...]:
+    """Refuse what a template may not call; return the arguments (iterables made lists)."""
+    name = getattr(obj, "__name__", type(obj).__name__)
+    owner = getattr(obj, "__self__", None)
+    data_type = next((kind for kind in _METHODS if isinstance(owner, kind)), None)
+    if data_type is not None:
+        if name not in _METHODS[data_type]:
+            raise ExpressionError(
+                f"refused: {data_type.__name__}.{name}() is not available in expressions"
+            )
+        if name == "join" and args:
+            args = (list(args[0]), *args[1:])
+            _check_join(owner, args[0], limit)
+        elif name == "replace" and len(args) >= 2:
+            count = args[2] if len(args) > 2 else kwargs.get("count")
+            _check_replace(owner, args[0], args[1], count, limit)
+        return args
+    if isinstance(obj, type):
+        allowed = obj in _CONSTRUCTORS
+    else:
+        allowed = isinstance(
+            obj, types.FunctionType | types.MethodType | Macro | LoopContext | Joiner
+        )
+    if not allowed:
+        raise ExpressionError(f"refused: calling {name} is not available in expressions")
+    return args
+
+
+def _check_join(separator: Any, items: list[Any], limit: int) -> None:
+    sizer = _Sizer(limit, strict=False)
+    if isinstance(separator, str):
+        sizer.spend(len(separator) * max(len(items) - 1, 0))
+    for item in items:
+        sizer.measure(item)
+
+
+def _check_replace(text: Any, old: Any, new: Any, count: Any, limit: int) -> None:
+    if not (isinstance(text, str) and isinstance(old, str) and isinstance(new, str)):
+        return
+    hits = text.count(old) if old else len(text) + 1
+    if isinstance(count, int) and count >= 0:
+        hits = min(hits, count)
+    if len(text) + hits * (len(new) - len(old)) > limit:
+        raise _too_large("the replaced text", limit)
+
+
+_FORMAT_SPEC = re.compile(r"%(?:\([^)]*\))?[-#0 +]*(\*|\d+)?(?:\.(\*|\d+))?")
+
+
+def _check_filter(
+    name: str, value: Any, rest: tuple[Any, ...], kwargs: dict[str, Any], limit: int
+) -> Any:
+    """Refuse filter arguments that would make too much; return the value (a join's as a list)."""
+
+    def argument(index: int, keyword: str, default: Any = None) -> Any:
+        return rest[index] if len(rest) > index else kwargs.get(keyword, default)
+
+    text = value if isinstance(value, str) else ""
+    match name:
+        case "center" | "indent":  # add `width` characters, or a `width` text, to each line
+            width = argument(0, "width", 80)
+            each = len(width) if isinstance(width, str) else width if isinstance(width, int) else 0
+            if each * (text.count("\n") + 1) > limit:
+                raise _too_large(f"{name} by {_number(each)}", limit)
+        case "wordwrap":
+            width, wrap = argument(0, "width", 79), argument(2, "wrapstring") or "\n"
+            if isinstance(width, int) and isinstance(wrap, str):
+                breaks = len(text) // max(width, 1) + text.count(" ") + 1
+                if len(text) + breaks * len(wrap) > limit:
+                    raise _too_large("the wrapped text", limit)
+        case "format":
+            widths = [n for spec in _FORMAT_SPEC.findall(text) for n in spec if n]
+            if any(n == "*" or len(n) > 7 or int(n) > limit for n in widths):
+                raise _too_large("a format field that wide", limit)
+        case "join":
+            value = list(value)
+            _check_join(argument(0, "d", ""), value, limit)
+        case "replace":
+            _check_replace(
+                value, argument(0, "old"), argument(1, "new"), argument(2, "count"), limit
+            )
+        case "batch" | "slice":
+            count = argument(0, "linecount" if name == "batch" else "slices")
+            if isinstance(count, int) and count > MAX_RANGE:
+                raise ExpressionError(f"refused: {name} by more than {MAX_RANGE}")
+        case "tojson":
+            indent = argument(0, "indent")
+            if (len(indent) if isinstance(indent, str) else indent or 0) > 32:
+                raise ExpressionError("refused: tojson indents by at most 32")
+        case "sum":
+            if not isinstance(argument(1, "start", 0), int | float):
+                raise ExpressionError("refused: sum adds numbers; its start must be a number")
+        case "random":
+            raise ExpressionError("refused: random; an expression gives the same result each time")
+    return value
+
+
+#: Filters that rearrange or count their input rather than turn it into text.
+_REARRANGING_FILTERS = frozenset(
+    "abs attr batch count d default dictsort first float fromjson groupby int items join "  # noqa: SIM905
+    "last length list map max min random reject rejectattr reverse round select selectattr "
+    "slice sort sum unique".split()
+)
+
+
+def _guard_filter(name: str, func: Callable[..., Any]) -> Callable[..., Any]:
+    """`func` checking the deadline, its input's size and (for some) its arguments first."""
+    at = 0 if getattr(func, "jinja_pass_arg", None) is None else 1  # after a context argument
+    measure = name not in _REARRANGING_FILTERS
+
+    @functools.wraps(func)
+    def guarded(*args: Any, **kwargs: Any) -> Any:
+        budget = _budget()
+        budget.tick()
+        if measure:
+            _Sizer(budget.max_chars, strict=False).measure(args[at])
+        value = _check_filter(name, args[at], args[at + 1 :], kwargs, budget.max_chars)
+        args = (*args[:at], value, *args[at + 1 :])
+        result = func(*args, **kwargs)
+        if isinstance(result, str) and len(result) > budget.max_chars:
+            raise ExpressionError(f"the result is larger than {_size(budget.max_chars)}")
+        return result
+
+    return guarded
