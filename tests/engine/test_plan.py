@@ -69,7 +69,9 @@ def fail(plan: Plan, node_id: str) -> Step:
 
 
 def test_chain_runs_in_order_and_succeeds() -> None:
-    plan = plan_for(flow([node("t", "trigger.manual"), node("a"), node("b")], "t.out>a", "a.success>b"))
+    plan = plan_for(
+        flow([node("t", "trigger.manual"), node("a"), node("b")], "t.out>a", "a.success>b")
+    )
     assert plan.start() == Step(ready=["t"])
     assert plan.outcome is None and not plan.is_over
     assert finish(plan, "t", "out").ready == ["a"]

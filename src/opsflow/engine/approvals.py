@@ -132,7 +132,7 @@ def _answer(name: str, prop: Mapping[str, Any], value: Any) -> Any:
             converted = value
     except (ValueError, TypeError) as exc:
         raise ApprovalError(f"form field '{name}' is {kind}: {exc}") from None
-    if "enum" in prop and converted not in prop["enum"]:
+    if prop.get("enum") is not None and converted not in prop["enum"]:
         allowed = ", ".join(json.dumps(v) for v in prop["enum"])
         raise ApprovalError(f"form field '{name}' must be one of {allowed}")
     if isinstance(converted, int | float) and not isinstance(converted, bool):
@@ -229,6 +229,8 @@ async def wait_for_decision(run: _Run, node: Node, params: dict[str, Any]) -> No
             {"dry_run": True, "decision": "approved", "would_ask": params["approvers"]},
             "approved",
         )
+    form_model = getattr(run.runner.params[node.id], "form", None)
+    params = {**params, "form": form_model.to_json_schema() if form_model is not None else None}
     journal = run.runner.journal
     existing = journal.approval(run.id, node.id) if journal is not None else None
     now = time.time()
@@ -254,11 +256,14 @@ async def wait_for_decision(run: _Run, node: Node, params: dict[str, Any]) -> No
     run.approval_requests[node.id] = params
     run.emit("node_waiting", node.id, {"reason": "approval", "until": deadline})
     run.waiting_approval.add(node.id)
+    run.approval_started.set()
+    run.flush()
     try:
         while True:
             decided = _decision(run, node.id)
             if decided is not None:
                 run.emit("approval_decided", node.id, decided)
+                run.flush()
                 return NodeOutcome(decided, decided["decision"])
             now = time.time()
             if deadline is not None and now >= deadline:
@@ -274,6 +279,7 @@ async def wait_for_decision(run: _Run, node: Node, params: dict[str, Any]) -> No
             if escalate_at is not None and not escalated and now >= escalate_at:
                 escalated = True
                 run.emit("approval_escalated", node.id, {"to": params.get("escalate_to", [])})
+                run.flush()
             await _sleep_until_news(run, [t for t in (deadline, escalate_at) if t is not None])
     finally:
         run.waiting_approval.discard(node.id)

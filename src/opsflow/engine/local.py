@@ -311,6 +311,7 @@ class _Run:
         self.reports: dict[str, NodeReport] = {}
         self.redactor = Redactor(self.options.secrets)
         self.seq = 1
+        self.pending: list[Event] = []
         self.started_at = time.time()
         self.error: str | None = None
         self.limit = self.options.max_concurrency or runner.flow.settings.max_concurrency
@@ -329,19 +330,34 @@ class _Run:
         self.approval_requests: dict[str, dict[str, Any]] = {}
         self.decisions: dict[str, dict[str, Any]] = {}
         self.decided = asyncio.Event()
+        #: Set when an approval starts waiting (a non-interactive run may then stop).
+        self.approval_started = asyncio.Event()
         self.driver: asyncio.Task[Any] | None = None
 
     # -- events -----------------------------------------------------------------
 
     def emit(self, kind: EventKind, node: str | None, data: dict[str, Any]) -> Event:
-        """Redact, journal, then tell the listeners: the journal always knows first."""
+        """Redact and queue an event; `flush` journals the queue, then tells the listeners.
+
+        The runner flushes before anything leaves the process (an executor of a
+        node with side effects, a wait for people) and whenever it yields to the
+        event loop, so the journal always knows first; events of pure nodes in
+        between share one transaction.
+        """
         event = Event(self.id, self.seq, kind, time.time(), node, self.redactor.redact(data))
         self.seq += 1
-        if self.runner.journal is not None:
-            self.runner.journal.append(event)
-        for listener in self.runner.listeners:
-            listener(event)
+        self.pending.append(event)
         return event
+
+    def flush(self) -> None:
+        if not self.pending:
+            return
+        events, self.pending = self.pending, []
+        if self.runner.journal is not None:
+            self.runner.journal.append_many(events)
+        for event in events:
+            for listener in self.runner.listeners:
+                listener(event)
 
     def log(self, node: str | None, level: str, message: str) -> None:
         self.emit("log", node, {"level": level, "message": message})
@@ -441,21 +457,24 @@ class _Run:
                     self.gate.clear()
             if not self.tasks:
                 if self.ready and not self.gate.is_set():
+                    self.flush()
                     await self.gate.wait()
                     continue
                 return
             if self.only_approvals_left() and not self.options.wait_for_approvals:
                 return
-            gate_waiter = None
-            waiters: set[asyncio.Future[Any]] = set(self.tasks)
+            extra: list[asyncio.Future[Any]] = []
             if self.ready and not self.gate.is_set():
-                gate_waiter = asyncio.ensure_future(self.gate.wait())
-                waiters.add(gate_waiter)
-            done, _ = await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
-            if gate_waiter is not None and not gate_waiter.done():
-                gate_waiter.cancel()
+                extra.append(asyncio.ensure_future(self.gate.wait()))
+            if not self.options.wait_for_approvals:
+                self.approval_started.clear()
+                extra.append(asyncio.ensure_future(self.approval_started.wait()))
+            self.flush()
+            done, _ = await asyncio.wait({*self.tasks, *extra}, return_when=asyncio.FIRST_COMPLETED)
+            for waiter in extra:
+                waiter.cancel()
             for finished in done:
-                if finished is not gate_waiter:
+                if finished not in extra:
                     del self.tasks[finished]  # type: ignore[arg-type]
                     self.absorb(finished.result())
 
@@ -512,11 +531,13 @@ class _Run:
             for task in waiting:
                 task.cancel()
             await asyncio.gather(*waiting, return_exceptions=True)
+            self.flush()
             return
         data: dict[str, Any] = {"outcome": status, "error": self.error}
         if status == "succeeded" and self.runner.flow.outputs:
             data["outputs"] = self.flow_outputs()
         self.emit("run_finished", None, data)
+        self.flush()
 
     def status(self) -> RunStatus:
         if self.left_waiting:
@@ -621,6 +642,8 @@ class _Run:
             return NodeOutcome(pin.output, pin.port)
         if spec.category == "trigger":
             return NodeOutcome(self.payload)
+        if spec.type in _OUTWARD_TYPES or spec.has_side_effects(params):
+            self.flush()  # the journal knows everything before the node acts or waits
         if spec.type == "control.approval":
             return await approvals.wait_for_decision(self, node, rendered)
         dry = self.options.dry_run
@@ -801,6 +824,10 @@ class _ThreadEvent:
 
     def wait(self, timeout: float | None = None) -> bool:
         return self._event.wait(timeout)
+
+
+#: Node types that wait for people or start other runs: journal before them.
+_OUTWARD_TYPES = frozenset({"control.approval", "action.subflow", "control.foreach"})
 
 
 def _describe_failure(exc: BaseException, node: Node) -> str:

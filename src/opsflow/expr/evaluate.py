@@ -121,6 +121,8 @@ def render_params(
     limits, rendered = _limits(timeout_s, max_output_chars), _Sizer(max_output_chars, strict=False)
 
     def walk(value: Any, dumped: Any, kind: str | None, path: str) -> Any:
+        if kind == "form" and isinstance(value, BaseModel):  # JSON Schema, as the flow file has it
+            return value.model_dump(mode="json", by_alias=True, exclude_none=True)
         if isinstance(value, BaseModel):
             return {
                 name: walk(
@@ -388,7 +390,11 @@ class _Sizer:
             _budget().tick()
         if isinstance(value, Mapping):
             self.spend(2)
-            return {self.data(k, depth + 1): self.data(v, depth + 1) for k, v in value.items()}
+            mapping = {}
+            for key, item in value.items():
+                self.spend(len(key) + 4 if isinstance(key, str) else 24)
+                mapping[key] = self.data(item, depth + 1)
+            return mapping
         if isinstance(value, list | tuple | range | KeysView | ValuesView | ItemsView) or (
             self.strict and isinstance(value, Iterator)
         ):
@@ -462,6 +468,8 @@ class GuardedSandbox(ImmutableSandboxedEnvironment):
 
     def getattr(self, obj: Any, attribute: str) -> Any:
         _budget().tick()
+        if isinstance(obj, dict) and attribute in obj:
+            return obj[attribute]  # data first: `json.items` is a key there, not dict.items
         return super().getattr(obj, attribute)
 
     def getitem(self, obj: Any, argument: Any) -> Any:
