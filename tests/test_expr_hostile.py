@@ -75,6 +75,27 @@ HOSTILE: list[tuple[str, str]] = [
         "{{ s | length }}",
         "larger than|more than 4 MiB",
     ),
+    (  # sharing items by reference doubles the size cheaply; comparing would never end
+        "{% set ns = namespace(a=[1], b=[1]) %}{% for i in range(80) %}"
+        "{% set ns.a = [ns.a, ns.a] %}{% set ns.b = [ns.b, ns.b] %}{% endfor %}"
+        "{{ ns.a == ns.b }}",
+        "larger than 1 MiB",
+    ),
+    (
+        "{% set ns = namespace(a={}) %}{% for i in range(80) %}"
+        "{% set ns.a = {'l': ns.a, 'r': ns.a} %}{% endfor %}{{ ns.a | length }}",
+        "larger than 1 MiB",
+    ),
+    (
+        "{% set ns = namespace(a=1) %}{% for i in range(80) %}"
+        "{% set ns.a = dict(l=ns.a, r=ns.a) %}{% endfor %}{{ ns.a | length }}",
+        "larger than 1 MiB",
+    ),
+    (
+        "{% set ns = namespace(a=1) %}{% for i in range(10000) %}"
+        "{% set ns.a = [ns.a] %}{% endfor %}{{ ns.a | length }}",
+        "nested more than 200 levels",
+    ),
     ("{{ 'a'.center(10**9) }}", r"str.center\(\) is not available"),
     ("{{ 'a'.ljust(10**9) }}", r"str.ljust\(\) is not available"),
     ("{{ '\t'.expandtabs(10**9) }}", r"str.expandtabs\(\) is not available"),

@@ -223,7 +223,7 @@ def test_an_unwired_failure_fails_the_run_and_lets_running_nodes_end() -> None:
     assert fail(plan, "a") == Step(skipped=["b"])
     assert plan.stopped == "failed" and not plan.is_over and plan.outcome is None
     assert plan.running_nodes == ["c"]
-    assert plan.node_finished("c", "success") == Step()
+    assert plan.node_finished("c", "success") == Step(skipped=["after_c"])
     assert plan.is_over and plan.outcome == "failed"
     assert plan.summary() == {
         "t": ok("out"),
@@ -234,6 +234,23 @@ def test_an_unwired_failure_fails_the_run_and_lets_running_nodes_end() -> None:
     }
     with pytest.raises(ValueError, match="'b': it is skipped, not ready"):
         plan.node_started("b")
+
+
+def test_after_a_stop_edges_are_still_decided_but_nothing_new_runs() -> None:
+    the_flow = flow(
+        [node("t", "trigger.manual"), node("a"), node("b"), node("off", disabled=True), node("c")],
+        "t.out>a",
+        "t.out>b",
+        "b.success>off",
+        "off.success>c",
+    )
+    plan = plan_for(the_flow)
+    plan.start()
+    finish(plan, "t", "out")
+    plan.node_started("b")
+    fail(plan, "a")
+    assert plan.node_finished("b", "success") == Step(skipped=["c"], passed_through=["off"])
+    assert plan.outcome == "failed"
 
 
 def test_a_failing_condition_fails_the_run() -> None:
@@ -341,7 +358,7 @@ def test_cancel_skips_ready_nodes_and_waits_for_running_ones() -> None:
     plan.node_started("a")
     assert plan.cancel() == Step(skipped=["b"])
     assert plan.outcome is None and plan.stopped == "cancelled"
-    assert plan.node_failed("a") == Step()
+    assert plan.node_failed("a") == Step(skipped=["j"])
     assert plan.outcome == "cancelled"
     assert plan.summary()["j"] == SKIPPED and plan.summary()["a"] == NodeResult("failed")
     assert plan.cancel() == Step() and plan.outcome == "cancelled"
@@ -500,7 +517,7 @@ def test_graphs_and_plans_the_plan_cannot_run_are_refused() -> None:
         PlanGraph(flow([node("t", "trigger.manual"), node("a")], "t.success>a"), catalog)
     with pytest.raises(ValueError, match="'nowhere', which does not exist"):
         PlanGraph(flow([node("t", "trigger.manual")], "t.out>nowhere"), catalog)
-    with pytest.raises(ValueError, match="'custom.thing', which is not installed"):
+    with pytest.raises(ValueError, match=r"'custom\.thing', which is not installed"):
         PlanGraph(flow([node("x", "custom.thing")]), catalog)
     with pytest.raises(ValueError, match="two nodes with the id 'a'"):
         PlanGraph(flow([node("a"), node("a")]), catalog)

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import getpass
 import json
 import os
+import signal
 import sys
 import threading
 from datetime import datetime
@@ -157,9 +159,21 @@ def resume_flow(args: argparse.Namespace) -> int:
 
 
 def _drive(coroutine: Any) -> RunResult:
-    """Run the coroutine; Ctrl-C cancels the run cleanly (recorded as cancelled)."""
-    result: RunResult = asyncio.run(coroutine)
-    return result
+    """Run the coroutine; Ctrl-C or SIGTERM cancel the run cleanly (recorded as cancelled)."""
+
+    async def main() -> RunResult:
+        task = asyncio.current_task()
+        assert task is not None
+        loop = asyncio.get_running_loop()
+        with contextlib.suppress(NotImplementedError):  # no signal handlers on Windows
+            loop.add_signal_handler(signal.SIGTERM, task.cancel)
+        result: RunResult = await coroutine
+        return result
+
+    try:
+        return asyncio.run(main())
+    except asyncio.CancelledError:
+        raise KeyboardInterrupt from None
 
 
 # -- other commands -------------------------------------------------------------------

@@ -312,6 +312,7 @@ class _Run:
         self.redactor = Redactor(self.options.secrets)
         self.seq = 1
         self.pending: list[Event] = []
+        self.flush_scheduled = False
         self.started_at = time.time()
         self.error: str | None = None
         self.limit = self.options.max_concurrency or runner.flow.settings.max_concurrency
@@ -340,16 +341,20 @@ class _Run:
         """Redact and queue an event; `flush` journals the queue, then tells the listeners.
 
         The runner flushes before anything leaves the process (an executor of a
-        node with side effects, a wait for people) and whenever it yields to the
-        event loop, so the journal always knows first; events of pure nodes in
-        between share one transaction.
+        node with side effects, a wait for people) and otherwise on the event
+        loop's next turn, so the journal always knows first, and the events of
+        pure nodes that finish in the same turn share one transaction.
         """
         event = Event(self.id, self.seq, kind, time.time(), node, self.redactor.redact(data))
         self.seq += 1
         self.pending.append(event)
+        if not self.flush_scheduled:
+            self.flush_scheduled = True
+            asyncio.get_running_loop().call_soon(self.flush)
         return event
 
     def flush(self) -> None:
+        self.flush_scheduled = False
         if not self.pending:
             return
         events, self.pending = self.pending, []

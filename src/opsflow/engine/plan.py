@@ -7,8 +7,10 @@ with join `all` becomes ready when all its inbound edges are decided and one is
 live; with join `any`, on its first live edge. A node whose inbound edges are
 all dead is skipped, which kills its own edges (dead-path elimination). A
 failure leaves through `error` when that port is wired; otherwise it stops the
-run, as `cancel()` does: nothing becomes ready any more, and the run is over
-once nothing is ready or running.
+run, as `cancel()` does: nodes that would become ready are skipped instead, and
+the run is over once nothing is ready or running. Edges are still decided after
+a stop (disabled nodes still pass through), so a stopped run's final state
+depends only on which nodes ran and how they ended, not on when.
 
 `PlanGraph` is built once per flow and shared by all its runs; `Plan` is the
 state of one run. Every call costs O(edges it decides), and every order comes
@@ -302,8 +304,7 @@ class Plan:
         self._status[number] = _SUCCEEDED
         self._port[number] = port
         step = Step()
-        if self._stopped is None:
-            self._spread([(number, port)], step)
+        self._spread([(number, port)], step)
         return step
 
     def node_failed(self, node_id: str) -> Step:
@@ -314,10 +315,12 @@ class Plan:
         step = Step()
         if self._graph.error_wired[number]:
             self._port[number] = ERROR_PORT
+            self._spread([(number, ERROR_PORT)], step)
+        else:
+            work: _Work = [(number, None)]
             if self._stopped is None:
-                self._spread([(number, ERROR_PORT)], step)
-        elif self._stopped is None:
-            self._stop("failed", step)
+                self._stop("failed", step, work)
+            self._spread(work, step)
         return step
 
     def cancel(self) -> Step:
@@ -325,7 +328,9 @@ class Plan:
         step = Step()
         if self._stopped is None and not self.is_over:
             self._started = True  # cancelled before it started: nothing ever runs
-            self._stop("cancelled", step)
+            work: _Work = []
+            self._stop("cancelled", step, work)
+            self._spread(work, step)
         return step
 
     def restore(
@@ -336,11 +341,12 @@ class Plan:
         `finished` maps node ids to (state, port) as `summary()` gives them; the
         replay follows the plan's own order, so the mapping's order does not
         matter. Failures that stopped the run are replayed last, after every
-        success (nothing became ready after them, so nothing journaled depends
-        on them), and `cancelled` says the run was cancelled before those. The
-        Step lists what is ready now: the nodes that were in flight or queued
-        when the runner stopped, for it to run again or ask about. Raises
-        ValueError when the journal does not fit the flow.
+        other result: nothing that ran depends on them, and the state after a
+        stop does not depend on when nodes ended. `cancelled` says the journal
+        has a cancel request before any such failure. The Step lists what is
+        ready now: the nodes that were in flight or queued at the crash, for
+        the runner to run again or ask about (in a stopped run they are
+        skipped instead). Raises ValueError when the journal does not fit the flow.
         """
         total = self.start()
         stopping: list[str] = []
@@ -438,7 +444,8 @@ class Plan:
         return number
 
     def _open(self, node: int, step: Step, work: _Work) -> None:
-        """`node` may run: hand it to the runner, or pass it through if it is disabled."""
+        """`node` may run: hand it to the runner (or skip it, if the run stopped), or pass
+        it through if it is disabled."""
         graph = self._graph
         if graph.disabled[node]:
             port = graph.pass_port[node]
@@ -446,6 +453,8 @@ class Plan:
             self._port[node] = port
             step.passed_through.append(graph.ids[node])
             work.append((node, port))
+        elif self._stopped is not None:
+            self._skip(node, step, work)
         else:
             self._status[node] = _READY
             self._ready[node] = None
@@ -454,7 +463,7 @@ class Plan:
     def _spread(self, work: _Work, step: Step) -> None:
         """Decide the outbound edges of finished nodes, and what follows, breadth first."""
         graph = self._graph
-        out_edges, join_any, ids = graph.out_edges, graph.join_any, graph.ids
+        out_edges, join_any = graph.out_edges, graph.join_any
         status, pending, live = self._status, self._pending, self._live
         for source, taken in work:  # grows as skips and pass-throughs finish more nodes
             for port, target in out_edges[source]:
@@ -471,14 +480,15 @@ class Plan:
                     if live[target]:
                         self._open(target, step, work)
                     else:
-                        status[target] = _SKIPPED
-                        step.skipped.append(ids[target])
-                        work.append((target, None))
+                        self._skip(target, step, work)
 
-    def _stop(self, outcome: Outcome, step: Step) -> None:
+    def _stop(self, outcome: Outcome, step: Step, work: _Work) -> None:
         self._stopped = outcome
-        ids = self._graph.ids
         for number in self._ready:
-            self._status[number] = _SKIPPED
-            step.skipped.append(ids[number])
+            self._skip(number, step, work)
         self._ready.clear()
+
+    def _skip(self, node: int, step: Step, work: _Work) -> None:
+        self._status[node] = _SKIPPED
+        step.skipped.append(self._graph.ids[node])
+        work.append((node, None))

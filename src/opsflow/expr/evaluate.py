@@ -12,7 +12,15 @@ import re
 import time
 import types
 from collections import deque
-from collections.abc import Callable, ItemsView, Iterable, Iterator, KeysView, Mapping, ValuesView
+from collections.abc import (
+    Callable,
+    ItemsView,
+    Iterable,
+    Iterator,
+    KeysView,
+    Mapping,
+    ValuesView,
+)
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple, cast
@@ -283,7 +291,9 @@ def _lone_expression(tree: nodes.Template) -> nodes.Expr | None:
 
 
 class _GuardLoopsAndJoins(NodeTransformer):
-    """Route each for loop through `guarded_iter` and each `~` through `join_text`."""
+    """Route each for loop through `guarded_iter`, each `~` through `join_text`, and each
+    list, tuple or mapping built from variables through `checked_data`.
+    """
 
     def visit_For(self, node: nodes.For) -> nodes.Node:
         self.generic_visit(node)
@@ -293,6 +303,18 @@ class _GuardLoopsAndJoins(NodeTransformer):
     def visit_Concat(self, node: nodes.Concat) -> nodes.Node:
         self.generic_visit(node)
         return _call_environment("join_text", nodes.List(node.nodes), node.lineno)
+
+    def visit_List(self, node: nodes.List | nodes.Tuple | nodes.Dict) -> nodes.Node:
+        # Items repeated by reference ([a, a], then [b, b] ...) grow exponentially cheaply,
+        # and comparing or printing such a value would never end.
+        self.generic_visit(node)
+        if getattr(node, "ctx", "load") != "load" or all(
+            isinstance(child, nodes.Const) for child in node.find_all(nodes.Expr)
+        ):
+            return node
+        return _call_environment("checked_data", node, node.lineno)
+
+    visit_Tuple = visit_Dict = visit_List
 
 
 def _call_environment(method: str, argument: nodes.Node, lineno: int) -> nodes.Call:
@@ -317,6 +339,8 @@ def _explain(exc: Exception, template: Template | None) -> ExpressionError:
         message = exc.message or type(exc).__name__
     elif isinstance(exc, OverflowError) and "MAX_RANGE" in str(exc):
         message = f"refused: range() is limited to {MAX_RANGE} items"
+    elif isinstance(exc, OverflowError):
+        message = f"a number is too large: {exc}"
     elif isinstance(exc, RecursionError):
         message = "refused: calls nested too deeply (a macro or recursive loop that never ends?)"
     elif isinstance(exc, ZeroDivisionError):
@@ -355,14 +379,12 @@ class _Sizer:
     """
 
     def __init__(self, limit: int, *, strict: bool) -> None:
-        self.limit, self.strict, self.chars, self.items = limit, strict, 0, 0
+        self.limit, self.strict, self.chars, self.containers = limit, strict, 0, 0
+        self.seen: dict[int, int] = {}  # measuring: the size of each container met so far
 
     def measure(self, value: Any) -> int:
-        """Add `value` to the count (text by its length) and return the count so far."""
-        if isinstance(value, str):
-            self.spend(len(value))
-        else:
-            self.data(value)
+        """Add `value` to the count and return the count so far."""
+        self.data(value)
         return self.chars
 
     def spend(self, chars: int) -> None:
@@ -371,35 +393,41 @@ class _Sizer:
             raise ExpressionError(f"the result is larger than {_size(self.limit)}")
 
     def data(self, value: Any, depth: int = 0) -> Any:
-        if value is None or isinstance(value, bool | float):
-            self.spend(5)
-            return value
-        if isinstance(value, int):
-            self.spend(int(value.bit_length() * 0.30103) + 2)
-            return value
         if isinstance(value, str):
             self.spend(len(value) + 2)
             return str(value)  # Markup becomes plain text
+        if isinstance(value, int | float) or value is None:
+            self.spend(value.bit_length() // 3 + 2 if isinstance(value, int) else 6)
+            return value
         if isinstance(value, Undefined):
             str(value)  # a strict undefined raises its error here
             return None
         if depth >= MAX_DEPTH:
             raise ExpressionError(f"the result is nested more than {MAX_DEPTH} levels deep")
-        self.items += 1
-        if self.items % 1024 == 0:
+        if id(value) in self.seen:  # a repeated item ([x, x]) costs its size again, not a walk
+            self.spend(self.seen[id(value)])
+            return value
+        before = self.chars
+        found = self.container(value, depth)
+        if not self.strict:
+            self.seen[id(value)] = self.chars - before
+        return found
+
+    def container(self, value: Any, depth: int) -> Any:
+        self.containers += 1
+        if self.containers % 256 == 0:
             _budget().tick()
         if isinstance(value, Mapping):
-            self.spend(2)
-            mapping = {}
-            for key, item in value.items():
-                self.spend(len(key) + 4 if isinstance(key, str) else 24)
-                mapping[key] = self.data(item, depth + 1)
-            return mapping
-        if isinstance(value, list | tuple | range | KeysView | ValuesView | ItemsView) or (
+            keys = list(value)
+            self.spend(sum(len(k) + 4 if isinstance(k, str) else 24 for k in keys))
+            return dict(zip(keys, self.items(value.values(), depth), strict=True))
+        if isinstance(value, range):
+            self.spend(len(value) * 8)
+            return list(value) if self.strict else value
+        if isinstance(value, list | tuple | KeysView | ValuesView | ItemsView) or (
             self.strict and isinstance(value, Iterator)
         ):
-            self.spend(2)
-            return [self.data(item, depth + 1) for item in value]
+            return self.items(value, depth)
         if self.strict:
             raise ExpressionError(
                 f"the result is a {type(value).__name__}, not data (text, numbers, "
@@ -407,6 +435,27 @@ class _Sizer:
             )
         self.spend(len(type(value).__name__))
         return value
+
+    def items(self, values: Iterable[Any], depth: int) -> list[Any]:
+        """The items of a container as data; plain text and numbers are counted inline."""
+        found, chars = [], self.chars + 2
+        for item in values:
+            kind = type(item)
+            if kind is str:
+                chars += len(item) + 3
+            elif kind is int or kind is bool:
+                chars += item.bit_length() // 3 + 3
+            elif kind is float or item is None:
+                chars += 7
+            else:
+                self.chars = chars
+                item = self.data(item, depth + 1)
+                chars = self.chars
+            if chars > self.limit:
+                self.spend(chars - self.chars)
+            found.append(item)
+        self.chars = chars
+        return found
 
 
 # --- the guarded sandbox ----------------------------------------------------
@@ -462,6 +511,8 @@ class GuardedSandbox(ImmutableSandboxedEnvironment):
         if not isinstance(obj, Undefined):  # calling one raises its own error
             args = _check_call(obj, args, kwargs, budget.max_chars)
         result = super().call(context, obj, *args, **kwargs)
+        if obj is dict:  # dict(a=x, b=x) repeats x, as [x, x] does
+            self.checked_data(result)
         if isinstance(result, str) and len(result) > budget.max_chars:
             raise ExpressionError(f"the result is larger than {_size(budget.max_chars)}")
         return result
@@ -509,6 +560,11 @@ class GuardedSandbox(ImmutableSandboxedEnvironment):
             sizer.measure(operand)
         return "".join(map(str, operands))
 
+    def checked_data(self, value: Any) -> Any:
+        """A list, tuple or mapping the template builds, measured like text would be."""
+        _Sizer(_budget().max_chars, strict=False).measure(value)
+        return value
+
     def guarded_iter(self, iterable: Any) -> Iterator[Any]:
         """What every for loop goes over: the items, checking the deadline as they pass."""
         budget = _budget()
@@ -521,7 +577,10 @@ class GuardedSandbox(ImmutableSandboxedEnvironment):
         """Every `{{ }}` value, measured before it becomes text."""
         budget = _budget()
         budget.tick()
-        budget.produce(_Sizer(budget.max_chars, strict=False).measure(value))
+        if isinstance(value, str):
+            budget.produce(len(value))
+        elif not (value is None or isinstance(value, int | float)):
+            budget.produce(_Sizer(budget.max_chars, strict=False).measure(value))
         return value
 
 

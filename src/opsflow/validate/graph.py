@@ -11,12 +11,14 @@ inside each).
 from __future__ import annotations
 
 from collections import Counter, deque
-
-import networkx as nx
+from typing import TYPE_CHECKING
 
 from opsflow.catalog.spec import NodeSpec
 from opsflow.model.flow import Flow
 from opsflow.validate.diagnostics import Diagnostic
+
+if TYPE_CHECKING:
+    import networkx as nx
 
 MAX_NAMES_SHOWN = 8
 
@@ -52,6 +54,8 @@ class FlowGraph:
         return order if len(order) == len(waiting) else None
 
     def to_networkx(self) -> nx.DiGraph:
+        import networkx as nx  # only needed to name cycles: keep the CLI's start fast
+
         graph = nx.DiGraph()
         graph.add_nodes_from(self.succ)
         graph.add_edges_from((a, b) for a, children in self.succ.items() for b in children)
@@ -166,6 +170,8 @@ def check_triggers(flow: Flow, graph: FlowGraph, specs: dict[str, NodeSpec]) -> 
 
 def check_cycles(flow_graph: FlowGraph) -> list[Diagnostic]:
     """Name the nodes of every cycle; call only when `topological_order` found one."""
+    import networkx as nx
+
     graph = flow_graph.to_networkx()
     found: list[Diagnostic] = []
     for node_id in sorted(nx.nodes_with_selfloops(graph)):

@@ -1,0 +1,454 @@
+"""Kill -9 a real `opsflow run` at random points, resume it, and check nothing ran twice or got lost.
+
+The node pack in `crashpack.py` (installed into a temporary site folder, found
+through its `opsflow.nodes` entry point) appends each node's id to a ledger
+file. Events are journaled before the runner acts, so delivery is at least
+once: a node may run again only if it was in flight (node_started journaled,
+no end) when a process died, and a non-idempotent one only when the operator
+said `--rerun`. Every other node runs exactly once.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from opsflow.engine.events import Event
+from opsflow.engine.journal import Journal, NodeResult, RunRecord
+
+PACK_SOURCE = Path(__file__).with_name("crashpack.py")
+SEED = 20240611
+ITERATIONS = 20
+APPEND, APPEND_IDEM = "crashtest.append", "crashtest.append_idem"
+#: The documented exit code of `runs resume` when the run stays interrupted.
+EXIT_INTERRUPTED_RUN = 1
+BLOCKED = re.compile(r"'([a-z0-9_]+)' \(crashtest\.append\)")
+
+
+# -- the pack, the flows and the processes ----------------------------------------------------
+
+
+def install_pack(site: Path) -> None:
+    """Lay the pack out as an installer does: module plus dist-info with the entry point."""
+    site.mkdir()
+    shutil.copyfile(PACK_SOURCE, site / "crashtest_pack.py")
+    info = site / "crashtest_pack-1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: crashtest-pack\nVersion: 1.0\n")
+    (info / "entry_points.txt").write_text("[opsflow.nodes]\ncrashtest = crashtest_pack:specs\n")
+    (info / "RECORD").write_text("")
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("crashpack") / "site"
+    install_pack(folder)
+    return folder
+
+
+def append_node(node_id: str, ledger: Path, *, idempotent: bool, **params: Any) -> dict[str, Any]:
+    return {
+        "id": node_id,
+        "type": APPEND_IDEM if idempotent else APPEND,
+        "params": {"path": str(ledger), "line": node_id, **params},
+    }
+
+
+def write_flow(path: Path, nodes: list[dict[str, Any]], edges: list[tuple[str, str]]) -> None:
+    """Edges as (source, target), through the source's usual port."""
+    ports = {node["id"]: "out" if node["type"] == "trigger.manual" else "success" for node in nodes}
+    document = {
+        "format": "opsflow.flow",
+        "version": 1,
+        "id": "crash-test",
+        "nodes": [{"id": "start", "type": "trigger.manual"}, *nodes],
+        "edges": [
+            {"id": f"e{index}", "from": source, "port": ports.get(source, "out"), "to": target}
+            for index, (source, target) in enumerate(edges)
+        ],
+    }
+    path.write_text(json.dumps(document, indent=1), encoding="utf-8")
+
+
+class Opsflow:
+    """`python -m opsflow ARGS` as a real child process whose stdout lines are collected live."""
+
+    def __init__(self, site: Path, *args: str | Path) -> None:
+        env = {**os.environ, "PYTHONPATH": str(site)}
+        env.pop("OPSFLOW_DEBUG", None)
+        self.args = [str(arg) for arg in args]
+        self.popen = subprocess.Popen(
+            [sys.executable, "-m", "opsflow", *self.args],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            encoding="utf-8",
+            env=env,
+        )
+        self.lines: list[str] = []
+        self.stderr = ""
+        self.changed = threading.Condition()
+        self.readers = [
+            threading.Thread(target=self._read_stdout, daemon=True),
+            threading.Thread(target=self._read_stderr, daemon=True),
+        ]
+        for reader in self.readers:
+            reader.start()
+
+    def _read_stdout(self) -> None:
+        assert self.popen.stdout is not None
+        for line in self.popen.stdout:
+            with self.changed:
+                self.lines.append(line)
+                self.changed.notify_all()
+
+    def _read_stderr(self) -> None:
+        assert self.popen.stderr is not None
+        self.stderr = self.popen.stderr.read()
+
+    def wait_until(self, condition: Callable[[list[dict[str, Any]]], bool], timeout: float) -> bool:
+        """Wait until `condition(events printed so far)` holds; False if the process ended first."""
+        deadline = time.monotonic() + timeout
+        with self.changed:
+            while not condition(self.events()):
+                if self.popen.poll() is not None and not self.readers[0].is_alive():
+                    return False
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise AssertionError(f"opsflow {self.args} printed nothing useful in {timeout}s")
+                self.changed.wait(min(left, 0.05))
+        return True
+
+    def kill(self) -> bool:
+        """SIGKILL the process; True if the signal is what ended it (False: it had exited)."""
+        if self.popen.poll() is None:
+            self.popen.send_signal(signal.SIGKILL)
+        return self.finish() == -signal.SIGKILL
+
+    def finish(self, timeout: float = 60) -> int:
+        try:
+            code = self.popen.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.popen.kill()
+            self.popen.wait()
+            raise AssertionError(f"opsflow {self.args} did not end within {timeout}s") from None
+        for reader in self.readers:
+            reader.join(10)
+        assert self.popen.stdout is not None and self.popen.stderr is not None
+        self.popen.stdout.close()
+        self.popen.stderr.close()
+        return code
+
+    def events(self) -> list[dict[str, Any]]:
+        """The JSON event lines printed completely (a kill may cut the last one)."""
+        return [json.loads(line) for line in self.lines if line.endswith("\n")]
+
+
+def journal_state(db: Path, run_id: str) -> tuple[RunRecord, dict[str, NodeResult], list[Event]]:
+    with Journal(db) as journal:
+        record = journal.get_run(run_id)
+        assert record is not None, f"run {run_id} is not in {db}"
+        return record, journal.node_results(run_id), journal.events(run_id)
+
+
+def in_flight(db: Path, run_id: str) -> set[str]:
+    """Nodes whose start is journaled without an end."""
+    _, results, _ = journal_state(db, run_id)
+    return {node for node, result in results.items() if result.state == "running"}
+
+
+def check_printed_events(processes: list[Opsflow], journaled: list[Event], where: str) -> None:
+    """No lost events: whatever a process printed (after journaling it) is in the journal as is."""
+    by_seq = {event.seq: event.to_json() for event in journaled}
+    for process in processes:
+        printed = process.events()
+        seqs = [event["seq"] for event in printed]
+        assert seqs == list(range(seqs[0], seqs[0] + len(seqs)) if seqs else []), (
+            f"{where}: opsflow {process.args} printed seqs {seqs} with gaps"
+        )
+        for event in printed:
+            assert by_seq.get(event["seq"]) == event, (
+                f"{where}: opsflow {process.args} printed {event}, "
+                f"the journal has {by_seq.get(event['seq'])}"
+            )
+        if printed and process.args[0] == "runs":
+            assert printed[0]["kind"] == "run_resumed", f"{where}: {printed[0]}"
+
+
+def check_journal_complete(events: list[Event], flow_nodes: list[str], where: str) -> None:
+    """The run succeeded, its seqs are gapless from 1, and every node succeeded exactly once."""
+    assert [event.seq for event in events] == list(range(1, len(events) + 1)), (
+        f"{where}: event seqs have gaps: {[event.seq for event in events]}"
+    )
+    assert events[0].kind == "run_started", f"{where}: first event {events[0]}"
+    assert [e.kind for e in events].count("run_started") == 1, where
+    last = events[-1]
+    assert (last.kind, last.data.get("outcome")) == ("run_finished", "succeeded"), (
+        f"{where}: last event {last}"
+    )
+    for index, event in enumerate(events[:-1]):
+        if event.kind == "run_finished":
+            assert event.data.get("outcome") == "interrupted", f"{where}: {event}"
+            assert events[index + 1].kind == "run_resumed", f"{where}: after {event}"
+    succeeded = Counter(e.node for e in events if e.kind == "node_succeeded")
+    assert succeeded == Counter(flow_nodes), f"{where}: node_succeeded events {succeeded}"
+    assert not [e for e in events if e.kind in ("node_failed", "node_skipped")], where
+
+
+def ledger_lines(ledger: Path) -> list[str]:
+    if not ledger.exists():
+        return []
+    text = ledger.read_text(encoding="utf-8")
+    assert text == "" or text.endswith("\n"), f"torn last line in the ledger: {text[-40:]!r}"
+    return text.splitlines()
+
+
+# -- the crash loop ---------------------------------------------------------------------------
+
+
+@dataclass
+class Crashes:
+    """What one iteration did, for the assertions and for the failure message."""
+
+    seed: int
+    kills: int = 0
+    blocked: int = 0
+    in_flight_at_kill: Counter[str] = field(default_factory=Counter)
+    reruns_given: Counter[str] = field(default_factory=Counter)
+    history: list[str] = field(default_factory=list)
+
+    def where(self) -> str:
+        return f"seed {self.seed} ({'; '.join(self.history)})"
+
+
+def crash_flow(folder: Path, ledger: Path, rng: random.Random) -> tuple[Path, dict[str, bool]]:
+    """A chain, a fan-out of six joined again (join all), and another chain: 14 appends."""
+    non_idempotent = {"a3", "p3", "p5", "c2"}
+    ids = ["a1", "a2", "a3", "a4", *(f"p{i}" for i in range(1, 7)), "join", "c1", "c2", "c3"]
+    nodes = [
+        append_node(
+            node_id,
+            ledger,
+            idempotent=node_id not in non_idempotent,
+            sleep_s=rng.choice([0.02, 0.05, 0.08]),
+        )
+        for node_id in ids
+    ]
+    fan = [f"p{i}" for i in range(1, 7)]
+    edges = [("start", "a1"), ("a1", "a2"), ("a2", "a3"), ("a3", "a4")]
+    edges += [("a4", p) for p in fan] + [(p, "join") for p in fan]
+    edges += [("join", "c1"), ("c1", "c2"), ("c2", "c3")]
+    path = folder / "crash.flow.json"
+    write_flow(path, nodes, edges)
+    return path, {node_id: node_id not in non_idempotent for node_id in ids}
+
+
+def kill_at_random(process: Opsflow, rng: random.Random, most_events: int) -> bool:
+    """Kill once `k` events were printed (k random), after a random extra delay."""
+    k = rng.randint(1, most_events)
+    reached = process.wait_until(lambda events: len(events) >= k, timeout=60)
+    if reached:
+        time.sleep(rng.uniform(0, 0.04))
+    return process.kill()
+
+
+def crash_iteration(site: Path, folder: Path, seed: int) -> Crashes:
+    rng = random.Random(seed)
+    crashes = Crashes(seed)
+    folder.mkdir()
+    db, ledger = folder / "runs.sqlite", folder / "ledger.txt"
+    flow, idempotent = crash_flow(folder, ledger, rng)
+    all_nodes = ["start", *idempotent]
+    processes: list[Opsflow] = []
+
+    first = Opsflow(site, "run", flow, "--store", db, "--json")
+    processes.append(first)
+    # 1 + 2 * 15 + 1 events in all: stop short of the last node so that the kill lands.
+    killed = kill_at_random(first, rng, most_events=28)
+    printed = first.events()
+    assert printed, f"{crashes.where()}: the run printed nothing; stderr: {first.stderr}"
+    run_id = printed[0]["run"]
+    assert printed[0]["kind"] == "run_started", printed[0]
+    if killed:
+        crashes.kills += 1
+        crashes.in_flight_at_kill.update(in_flight(db, run_id))
+        crashes.history.append(f"run killed after {len(printed)} events")
+    else:
+        crashes.history.append("run ended before the kill")
+
+    rerun: set[str] = set()
+    resume_kills_left = 2
+    while journal_state(db, run_id)[0].state != "succeeded":
+        assert len(crashes.history) < 40, f"{crashes.where()}: the run does not finish"
+        _, results, _ = journal_state(db, run_id)
+        stuck = {
+            node
+            for node, result in results.items()
+            if result.state == "running" and not idempotent.get(node, True) and node not in rerun
+        }
+        args = ["runs", "resume", run_id, "--store", str(db), "--json"]
+        for node in sorted(rerun):
+            args += ["--rerun", node]
+            crashes.reruns_given[node] += 1
+        resume = Opsflow(site, *args)
+        processes.append(resume)
+        if resume_kills_left and rng.random() < 0.3:
+            resume_kills_left -= 1
+            if kill_at_random(resume, rng, most_events=8):
+                crashes.kills += 1
+                crashes.in_flight_at_kill.update(in_flight(db, run_id))
+                crashes.history.append(f"resume {sorted(rerun)} killed after {len(resume.events())}")
+                rerun.clear()
+                continue
+        code = resume.finish()
+        if code == 0:
+            crashes.history.append(f"resume {sorted(rerun)} succeeded")
+            assert not stuck, f"{crashes.where()}: {sorted(stuck)} ran again without --rerun"
+            assert resume.stderr == "", f"{crashes.where()}: {resume.stderr}"
+            break
+        message = resume.stderr
+        crashes.history.append(f"resume {sorted(rerun)} exited {code}: {message.strip()[:80]}")
+        named = set(BLOCKED.findall(message.split("and it is not safe")[0]))
+        assert stuck and named == stuck, (
+            f"{crashes.where()}: expected a refusal naming {sorted(stuck)}, got exit {code}: "
+            f"{message}"
+        )
+        assert code != 0 and "not safe to repeat" in message, f"{crashes.where()}: {message}"
+        assert re.search(rf"--rerun ({'|'.join(stuck)})`", message), message
+        assert re.search(rf"`--skip ({'|'.join(stuck)})`", message), message
+        assert journal_state(db, run_id)[0].state == "interrupted", crashes.where()
+        assert resume.events() == [], f"{crashes.where()}: a refused resume printed events"
+        crashes.blocked += 1
+        rerun |= named
+
+    where = crashes.where()
+    record, results, events = journal_state(db, run_id)
+    assert record.state == "succeeded", f"{where}: {record}"
+    assert {n: r.state for n, r in results.items()} == dict.fromkeys(all_nodes, "succeeded"), where
+    check_journal_complete(events, all_nodes, where)
+    check_printed_events(processes, events, where)
+    finished = [e for e in events if e.kind == "run_finished"]
+    assert len(finished) == crashes.blocked + 1, f"{where}: {finished}"
+
+    lines = Counter(ledger_lines(ledger))
+    assert set(lines) == set(idempotent), f"{where}: ledger {lines}"
+    starts = Counter(e.node for e in events if e.kind == "node_started")
+    for node in all_nodes:
+        # At least once; never more often than started (journaled before acting); started
+        # again only after a kill that found it in flight: exactly once for everything else.
+        ran = lines[node] if node != "start" else 1
+        assert 1 <= ran <= starts[node] <= 1 + crashes.in_flight_at_kill[node], (
+            f"{where}: node {node} wrote {ran} line(s), started {starts[node]} time(s), "
+            f"was in flight at {crashes.in_flight_at_kill[node]} kill(s)"
+        )
+        if not idempotent.get(node, True):
+            assert starts[node] <= 1 + crashes.reruns_given[node], (
+                f"{where}: non-idempotent node {node} started {starts[node]} times "
+                f"with --rerun given {crashes.reruns_given[node]} times"
+            )
+    return crashes
+
+
+def test_kill_9_at_random_points_then_resume_runs_finished_nodes_once(
+    site: Path, tmp_path: Path
+) -> None:
+    seeds = [SEED + index for index in range(ITERATIONS)]
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        futures = [
+            pool.submit(crash_iteration, site, tmp_path / f"i{index:02d}", seed)
+            for index, seed in enumerate(seeds)
+        ]
+        outcomes = [future.result() for future in futures]
+    kills = sum(outcome.kills for outcome in outcomes)
+    summary = ", ".join(f"{o.seed}: {o.kills} kills, {o.blocked} refusals" for o in outcomes)
+    assert kills >= ITERATIONS, f"only {kills} kills landed (seed {SEED}): {summary}"
+    assert sum(o.blocked for o in outcomes) > 0, f"no kill caught a non-idempotent node: {summary}"
+    assert sum(sum(o.in_flight_at_kill.values()) for o in outcomes) > 0, summary
+
+
+# -- one kill at a known point ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("how", ["idempotent", "skip", "rerun"])
+def test_node_in_flight_at_kill_is_rerun_or_asked_about(site: Path, tmp_path: Path, how: str) -> None:
+    """Kill while `slow` is held before writing its line, then resume as the operator would."""
+    db, ledger, hold = tmp_path / "runs.sqlite", tmp_path / "ledger.txt", tmp_path / "hold"
+    hold.touch()
+    flow = tmp_path / "focus.flow.json"
+    nodes = [
+        append_node("before", ledger, idempotent=True, sleep_s=0),
+        append_node("slow", ledger, idempotent=how == "idempotent", sleep_s=0, hold=str(hold)),
+        append_node("after", ledger, idempotent=True, sleep_s=0),
+    ]
+    write_flow(flow, nodes, [("start", "before"), ("before", "slow"), ("slow", "after")])
+
+    run = Opsflow(site, "run", flow, "--store", db, "--json")
+    started = run.wait_until(
+        lambda events: any(e["kind"] == "node_started" and e["node"] == "slow" for e in events),
+        timeout=60,
+    )
+    assert started, run.stderr
+    assert run.kill()
+    run_id = run.events()[0]["run"]
+    hold.unlink()
+    assert ledger_lines(ledger) == ["before"]
+    assert in_flight(db, run_id) == {"slow"}
+    processes = [run]
+
+    refused_code = None
+    if how != "idempotent":
+        refused = Opsflow(site, "runs", "resume", run_id, "--store", db, "--json")
+        refused_code = refused.finish()
+        message = refused.stderr
+        assert "'slow' (crashtest.append)" in message, message
+        assert f"`opsflow runs resume {run_id} --rerun slow`" in message, message
+        assert "`--skip slow`" in message, message
+        assert refused.events() == []
+        record, results, _ = journal_state(db, run_id)
+        assert record.state == "interrupted"
+        assert results["slow"].state == "running"
+        assert ledger_lines(ledger) == ["before"]
+
+    flags = {"idempotent": [], "skip": ["--skip", "slow"], "rerun": ["--rerun", "slow"]}[how]
+    resume = Opsflow(site, "runs", "resume", run_id, "--store", db, "--json", *flags)
+    processes.append(resume)
+    assert resume.finish() == 0, resume.stderr
+    assert resume.stderr == ""
+
+    record, results, events = journal_state(db, run_id)
+    assert record.state == "succeeded"
+    check_journal_complete(events, ["start", "before", "slow", "after"], how)
+    check_printed_events(processes, events, how)
+    starts = Counter(e.node for e in events if e.kind == "node_started")
+    slow_done = next(e for e in events if e.kind == "node_succeeded" and e.node == "slow")
+    if how == "skip":
+        assert ledger_lines(ledger) == ["before", "after"]
+        assert starts == {"start": 1, "before": 1, "slow": 1, "after": 1}
+        assert slow_done.data.get("skipped_by") == "operator"
+    else:
+        assert ledger_lines(ledger) == ["before", "slow", "after"]
+        assert starts == {"start": 1, "before": 1, "slow": 2, "after": 1}
+        assert "skipped_by" not in slow_done.data
+    if refused_code is not None:
+        # Documented in opsflow/cli/run_commands.py: 1 when the run stays interrupted.
+        assert refused_code == EXIT_INTERRUPTED_RUN, (
+            f"`opsflow runs resume` refusing an in-flight non-idempotent node exited "
+            f"{refused_code}, not {EXIT_INTERRUPTED_RUN} (interrupted)"
+        )
