@@ -154,6 +154,7 @@ def test_stopping_cancels_cleanly_with_130(tmp_path: Path, stop: signal.Signals)
     process.send_signal(stop)
     out, err = process.communicate(timeout=30)
     assert process.returncode == 130, err
+    assert json.loads(out.splitlines()[-1])["data"]["outcome"] == "cancelled"
     assert "Traceback" not in err
     with Journal(store) as journal:
         record = journal.get_run(run_id)

@@ -29,6 +29,7 @@ from pydantic import BaseModel, ValidationError
 from opsflow.catalog.registry import Catalog, default_catalog
 from opsflow.catalog.spec import NodeSpec
 from opsflow.model.flow import Flow, Node
+from opsflow.perf import paused_gc
 
 NodeState = Literal["pending", "ready", "running", "succeeded", "failed", "skipped"]
 Outcome = Literal["succeeded", "failed", "cancelled"]
@@ -94,7 +95,11 @@ class PlanGraph:
         catalog: Catalog | None = None,
         params: Mapping[str, BaseModel] | None = None,
     ) -> None:
-        catalog = catalog or default_catalog()
+        with paused_gc():  # many small lists and tuples: see opsflow.perf
+            self._build(flow, catalog or default_catalog(), params)
+        self._starts: dict[int, tuple[list[int], list[int]]] = {}
+
+    def _build(self, flow: Flow, catalog: Catalog, params: Mapping[str, BaseModel] | None) -> None:
         self.flow_id = flow.id
         #: Node ids in the flow's order; a node's number is its position here.
         self.ids: list[str] = []
@@ -143,7 +148,6 @@ class PlanGraph:
         #: Whether a failure of the node leaves through a wired `error` port.
         self.error_wired = [any(p == ERROR_PORT for p, _ in out) for out in self.out_edges]
         self._check_acyclic()
-        self._starts: dict[int, tuple[list[int], list[int]]] = {}
 
     def has_edges(self, node_id: str, port: str) -> bool:
         """Whether any edge leaves `node_id` through `port`."""
