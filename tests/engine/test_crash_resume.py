@@ -270,13 +270,22 @@ def kill_at_random(process: Opsflow, rng: random.Random, most_events: int) -> bo
 
 
 def crash_iteration(site: Path, folder: Path, seed: int) -> Crashes:
+    processes: list[Opsflow] = []
+    try:
+        return crash_and_resume(site, folder, seed, processes)
+    finally:
+        for process in processes:
+            if process.popen.returncode is None:
+                process.kill()
+
+
+def crash_and_resume(site: Path, folder: Path, seed: int, processes: list[Opsflow]) -> Crashes:
     rng = random.Random(seed)
     crashes = Crashes(seed)
     folder.mkdir()
     db, ledger = folder / "runs.sqlite", folder / "ledger.txt"
     flow, idempotent = crash_flow(folder, ledger, rng)
     all_nodes = ["start", *idempotent]
-    processes: list[Opsflow] = []
 
     first = Opsflow(site, "run", flow, "--store", db, "--json")
     processes.append(first)
