@@ -50,7 +50,7 @@ MAX_CONCURRENCY = 1024  # the most FlowSettings allows
 REPEATS = 3  # runs of the 10,000-node graphs (engine and baselines); the median counts
 LOOP_REPEATS = 7  # the plain loops are cheap
 RATE_WINDOWS = 3  # runs/s: the median of this many windows...
-RATE_WINDOW_S = 0.7  # ...of this many seconds each
+RATE_WINDOW_S = 0.5  # ...of this many seconds each
 HTTP_CALLS = 200
 HTTP_DELAY_S = 0.05
 HTTP_REPEATS = 3
@@ -253,25 +253,27 @@ def default_pool_size() -> int:
 async def shape_rows(shape: str, catalog: Catalog, journal: Journal, scratch: Path) -> list[Row]:
     build = chain_flow if shape == "chain" else fan_flow
     flow = build(NOOP)
+    # The engine first, with as little else alive as possible: the garbage collector's full
+    # passes (a large share of the fan-out's time) cost more the more objects are alive.
+    off_us = await engine_us(flow, catalog)
+    on_us = await engine_us(flow, catalog, journal)
+    # The same graph with a blocking executor: each node hops to a worker thread.
+    sync_us = await engine_us(build(NOOP_SYNC), catalog)
+
     order = levels(flow)
     loop_s = await amedian_s(functools.partial(loop_async, order), LOOP_REPEATS)
     tasks_s = await amedian_s(functools.partial(task_per_node, order))
+    direct_s = median_s(functools.partial(loop_sync, order), LOOP_REPEATS)
+    threads_s = await amedian_s(functools.partial(thread_per_node, order))
+    del order
     graph, last = dask_graph(flow)
     threaded_s = median_s(functools.partial(dask.threaded.get, graph, last))
     dask_sync_s = median_s(functools.partial(dask.get, graph, last))
     del graph
-    off_us = await engine_us(flow, catalog)
-    on_us = await engine_us(flow, catalog, journal)
     # The journal commits when the runner waits: once per node in a chain, once per batch of
     # up to max_concurrency finished nodes in the fan-out.
     batch = 1 if shape == "chain" else MAX_CONCURRENCY
     sqlite_s = median_s(functools.partial(sqlite_inserts, scratch / "raw.sqlite", NODES, batch))
-    del flow
-    # The same graph with a blocking executor: each node hops to a worker thread.
-    sync_flow = build(NOOP_SYNC)
-    direct_s = median_s(functools.partial(loop_sync, order), LOOP_REPEATS)
-    threads_s = await amedian_s(functools.partial(thread_per_node, order))
-    sync_us = await engine_us(sync_flow, catalog)
     txn = "1 txn/node" if batch == 1 else f"1 txn/{batch} nodes"
     return [
         Row(

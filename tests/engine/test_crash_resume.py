@@ -132,7 +132,9 @@ class Opsflow:
                     return False
                 left = deadline - time.monotonic()
                 if left <= 0:
-                    raise AssertionError(f"opsflow {self.args} printed nothing useful in {timeout}s")
+                    raise AssertionError(
+                        f"opsflow {self.args} printed nothing useful in {timeout}s"
+                    )
                 self.changed.wait(min(left, 0.05))
         return True
 
@@ -158,7 +160,17 @@ class Opsflow:
 
     def events(self) -> list[dict[str, Any]]:
         """The JSON event lines printed completely (a kill may cut the last one)."""
-        return [json.loads(line) for line in self.lines if line.endswith("\n")]
+        events = []
+        for line in self.lines:
+            if line.endswith("\n"):
+                value = json.loads(line)
+                if isinstance(value, dict) and "seq" in value and "kind" in value:
+                    events.append(value)
+        return events
+
+    def said(self) -> str:
+        """Everything the process told its user (stdout and stderr)."""
+        return "".join(self.lines) + self.stderr
 
 
 def journal_state(db: Path, run_id: str) -> tuple[RunRecord, dict[str, NodeResult], list[Event]]:
@@ -230,6 +242,7 @@ class Crashes:
     seed: int
     kills: int = 0
     blocked: int = 0
+    launches: int = 0
     in_flight_at_kill: Counter[str] = field(default_factory=Counter)
     reruns_given: Counter[str] = field(default_factory=Counter)
     history: list[str] = field(default_factory=list)
@@ -238,7 +251,9 @@ class Crashes:
         return f"seed {self.seed} ({'; '.join(self.history)})"
 
 
-def crash_flow(folder: Path, ledger: Path, rng: random.Random) -> tuple[Path, dict[str, bool]]:
+def crash_flow(
+    folder: Path, ledger: Path, rng: random.Random
+) -> tuple[Path, dict[str, bool], list[tuple[str, str]]]:
     """A chain, a fan-out of six joined again (join all), and another chain: 14 appends."""
     non_idempotent = {"a3", "p3", "p5", "c2"}
     ids = ["a1", "a2", "a3", "a4", *(f"p{i}" for i in range(1, 7)), "join", "c1", "c2", "c3"]
@@ -257,7 +272,7 @@ def crash_flow(folder: Path, ledger: Path, rng: random.Random) -> tuple[Path, di
     edges += [("join", "c1"), ("c1", "c2"), ("c2", "c3")]
     path = folder / "crash.flow.json"
     write_flow(path, nodes, edges)
-    return path, {node_id: node_id not in non_idempotent for node_id in ids}
+    return path, {node_id: node_id not in non_idempotent for node_id in ids}, edges
 
 
 def kill_at_random(process: Opsflow, rng: random.Random, most_events: int) -> bool:
@@ -284,11 +299,12 @@ def crash_and_resume(site: Path, folder: Path, seed: int, processes: list[Opsflo
     crashes = Crashes(seed)
     folder.mkdir()
     db, ledger = folder / "runs.sqlite", folder / "ledger.txt"
-    flow, idempotent = crash_flow(folder, ledger, rng)
+    flow, idempotent, edges = crash_flow(folder, ledger, rng)
     all_nodes = ["start", *idempotent]
 
     first = Opsflow(site, "run", flow, "--store", db, "--json")
     processes.append(first)
+    crashes.launches += 1
     # 1 + 2 * 15 + 1 events in all: stop short of the last node so that the kill lands.
     killed = kill_at_random(first, rng, most_events=28)
     printed = first.events()
@@ -318,12 +334,15 @@ def crash_and_resume(site: Path, folder: Path, seed: int, processes: list[Opsflo
             crashes.reruns_given[node] += 1
         resume = Opsflow(site, *args)
         processes.append(resume)
+        crashes.launches += 1
         if resume_kills_left and rng.random() < 0.3:
             resume_kills_left -= 1
             if kill_at_random(resume, rng, most_events=8):
                 crashes.kills += 1
                 crashes.in_flight_at_kill.update(in_flight(db, run_id))
-                crashes.history.append(f"resume {sorted(rerun)} killed after {len(resume.events())}")
+                crashes.history.append(
+                    f"resume {sorted(rerun)} killed after {len(resume.events())}"
+                )
                 rerun.clear()
                 continue
         code = resume.finish()
@@ -332,7 +351,7 @@ def crash_and_resume(site: Path, folder: Path, seed: int, processes: list[Opsflo
             assert not stuck, f"{crashes.where()}: {sorted(stuck)} ran again without --rerun"
             assert resume.stderr == "", f"{crashes.where()}: {resume.stderr}"
             break
-        message = resume.stderr
+        message = resume.said()
         crashes.history.append(f"resume {sorted(rerun)} exited {code}: {message.strip()[:80]}")
         named = set(BLOCKED.findall(message.split("and it is not safe")[0]))
         assert stuck and named == stuck, (
@@ -356,8 +375,12 @@ def crash_and_resume(site: Path, folder: Path, seed: int, processes: list[Opsflo
     finished = [e for e in events if e.kind == "run_finished"]
     assert len(finished) == crashes.blocked + 1, f"{where}: {finished}"
 
-    lines = Counter(ledger_lines(ledger))
+    written = ledger_lines(ledger)
+    lines = Counter(written)
     assert set(lines) == set(idempotent), f"{where}: ledger {lines}"
+    for source, target in edges:
+        if source != "start":  # a node acts only after everything before it has acted
+            assert written.index(source) < written.index(target), f"{where}: {written}"
     starts = Counter(e.node for e in events if e.kind == "node_started")
     for node in all_nodes:
         # At least once; never more often than started (journaled before acting); started
@@ -386,7 +409,10 @@ def test_kill_9_at_random_points_then_resume_runs_finished_nodes_once(
         ]
         outcomes = [future.result() for future in futures]
     kills = sum(outcome.kills for outcome in outcomes)
-    summary = ", ".join(f"{o.seed}: {o.kills} kills, {o.blocked} refusals" for o in outcomes)
+    summary = ", ".join(
+        f"{o.seed}: {o.launches} processes, {o.kills} kills, {o.blocked} refusals" for o in outcomes
+    )
+    print(f"crash loop, seed {SEED}: {summary}")
     assert kills >= ITERATIONS, f"only {kills} kills landed (seed {SEED}): {summary}"
     assert sum(o.blocked for o in outcomes) > 0, f"no kill caught a non-idempotent node: {summary}"
     assert sum(sum(o.in_flight_at_kill.values()) for o in outcomes) > 0, summary
@@ -396,7 +422,9 @@ def test_kill_9_at_random_points_then_resume_runs_finished_nodes_once(
 
 
 @pytest.mark.parametrize("how", ["idempotent", "skip", "rerun"])
-def test_node_in_flight_at_kill_is_rerun_or_asked_about(site: Path, tmp_path: Path, how: str) -> None:
+def test_node_in_flight_at_kill_is_rerun_or_asked_about(
+    site: Path, tmp_path: Path, how: str
+) -> None:
     """Kill while `slow` is held before writing its line, then resume as the operator would."""
     db, ledger, hold = tmp_path / "runs.sqlite", tmp_path / "ledger.txt", tmp_path / "hold"
     hold.touch()
@@ -425,7 +453,7 @@ def test_node_in_flight_at_kill_is_rerun_or_asked_about(site: Path, tmp_path: Pa
     if how != "idempotent":
         refused = Opsflow(site, "runs", "resume", run_id, "--store", db, "--json")
         refused_code = refused.finish()
-        message = refused.stderr
+        message = refused.said()
         assert "'slow' (crashtest.append)" in message, message
         assert f"`opsflow runs resume {run_id} --rerun slow`" in message, message
         assert "`--skip slow`" in message, message

@@ -14,8 +14,10 @@ from typing import Any
 
 import pytest
 
+from opsflow.engine.control import RunControl
 from opsflow.engine.journal import Journal
-from opsflow.engine.local import LocalRunner, Pin, RunControl, RunOptions, resume_run
+from opsflow.engine.local import LocalRunner, Pin, RunOptions
+from opsflow.engine.resume import resume_run
 from opsflow.errors import OpsflowError
 from opsflow.flowfile import parse_flow, save_flow
 from opsflow.model.flow import Flow

@@ -20,9 +20,11 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from opsflow.engine.approvals import decide_in_journal
+from opsflow.engine.control import RunControl
 from opsflow.engine.events import Event
 from opsflow.engine.journal import Journal, default_journal_path
-from opsflow.engine.local import LocalRunner, Pin, RunControl, RunOptions, RunResult, resume_run
+from opsflow.engine.local import LocalRunner, Pin, RunOptions, RunResult
+from opsflow.engine.resume import resume_run
 from opsflow.errors import OpsflowError
 from opsflow.flowfile import load_flow
 

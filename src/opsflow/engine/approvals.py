@@ -28,7 +28,7 @@ from opsflow.errors import OpsflowError
 from opsflow.model.flow import Node
 
 if TYPE_CHECKING:
-    from opsflow.engine.local import _Run
+    from opsflow.engine.local import ActiveRun
 
 GROUP_PREFIX = "group:"
 DECISIONS = ("approved", "rejected")
@@ -186,7 +186,7 @@ def decide_in_journal(
 
 
 def record_decision(
-    run: _Run,
+    run: ActiveRun,
     node: str,
     decision: str,
     *,
@@ -217,7 +217,7 @@ def record_decision(
     run.decided.set()
 
 
-async def wait_for_decision(run: _Run, node: Node, params: dict[str, Any]) -> NodeOutcome:
+async def wait_for_decision(run: ActiveRun, node: Node, params: dict[str, Any]) -> NodeOutcome:
     """Ask for a decision (once per run, also across resumes) and wait for it or the deadline."""
     if run.options.dry_run:
         run.log(
@@ -285,7 +285,7 @@ async def wait_for_decision(run: _Run, node: Node, params: dict[str, Any]) -> No
         run.waiting_approval.discard(node.id)
 
 
-def _decision(run: _Run, node: str) -> dict[str, Any] | None:
+def _decision(run: ActiveRun, node: str) -> dict[str, Any] | None:
     journal = run.runner.journal
     if journal is None:
         return run.decisions.get(node)
@@ -301,7 +301,7 @@ def _decision(run: _Run, node: str) -> dict[str, Any] | None:
     }
 
 
-async def _sleep_until_news(run: _Run, moments: list[float]) -> None:
+async def _sleep_until_news(run: ActiveRun, moments: list[float]) -> None:
     """Wait for an in-process decision, the next poll of the journal, or a deadline."""
     delay = run.options.approval_poll_s if run.runner.journal is not None else 3600.0
     future = [m - time.time() for m in moments if m > time.time()]

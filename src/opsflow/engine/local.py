@@ -3,7 +3,7 @@
 Independent branches run concurrently (up to the flow's `max_concurrency`),
 blocking executors in worker threads, each node with its timeout and retries.
 Every event is journaled before the runner acts on it, so a run killed at any
-moment can be resumed (`resume_run`). Debugging hooks live here too:
+moment can be resumed (`opsflow.engine.resume`). Debugging hooks live here too:
 breakpoints (pause before a node; continue, step, abort), pinned outputs, and
 dry runs in which nodes with side effects only show what they would do.
 """
@@ -11,7 +11,6 @@ dry runs in which nodes with side effects only show what they would do.
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import random
 import time
 import uuid
@@ -19,7 +18,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ValidationError
 
@@ -41,9 +40,12 @@ from opsflow.engine.plan import Plan, PlanGraph, Step
 from opsflow.engine.redact import Redactor
 from opsflow.errors import OpsflowError
 from opsflow.expr import ExpressionError
-from opsflow.expr.evaluate import render_params
+from opsflow.expr.evaluate import render_params, render_template
 from opsflow.flowfile import dump_flow
 from opsflow.model.flow import Flow, Node
+
+if TYPE_CHECKING:
+    from opsflow.engine.control import RunControl
 
 RunStatus = Literal["succeeded", "failed", "cancelled", "interrupted", "waiting"]
 Listener = Callable[[Event], None]
@@ -170,7 +172,7 @@ class LocalRunner:
         """Run the flow from `trigger` (the only trigger when None) to its end."""
         start = self.choose_trigger(trigger)
         values = coerce_inputs(self.flow.inputs, inputs or {})
-        run = _Run(self, run_id or new_run_id(), start, payload, values)
+        run = ActiveRun(self, run_id or new_run_id(), start, payload, values)
         if self.journal is not None:
             self.journal.create_run(
                 run.id,
@@ -198,103 +200,12 @@ class LocalRunner:
         return await run.drive(run.plan.start(), control)
 
 
-async def resume_run(
-    journal: Journal,
-    run_id: str,
-    *,
-    catalog: Catalog | None = None,
-    options: RunOptions | None = None,
-    listeners: Iterable[Listener] = (),
-    rerun: Iterable[str] = (),
-    skip: Iterable[str] = (),
-    control: RunControl | None = None,
-) -> RunResult:
-    """Continue a run from its journal: after a crash, a restart, or answered approvals.
-
-    Finished nodes are not run again. A node that was in flight runs again if
-    its type is idempotent (or it is named in `rerun`); `skip` counts it as
-    done without running it; otherwise the run stays interrupted and the error
-    says how to continue.
-    """
-    from opsflow.flowfile import parse_flow
-
-    record = journal.get_run(run_id)
-    if record is None:
-        raise OpsflowError(f"there is no run {run_id} in {journal.path}")
-    if record.state in ("succeeded", "failed", "cancelled"):
-        raise OpsflowError(f"run {record.id} is over ({record.state}); there is nothing to resume")
-    flow = parse_flow(journal.flow_snapshot(record.id), f"run {record.id}", catalog)
-    path = Path(record.flow_path) if record.flow_path else None
-    runner = LocalRunner(
-        flow,
-        flow_path=path,
-        catalog=catalog,
-        journal=journal,
-        options=options or RunOptions(dry_run=record.dry_run),
-        listeners=listeners,
-        parent_run=record.parent,
-    )
-    assert record.trigger is not None
-    run = _Run(runner, record.id, record.trigger, record.payload, dict(record.inputs))
-    run.seq = journal.next_seq(record.id)
-    run.replay(journal.events(record.id))
-    results = journal.node_results(record.id)
-    finished = {
-        node: (result.state, result.port)
-        for node, result in results.items()
-        if result.state in ("succeeded", "failed", "skipped") and node in runner.nodes
-    }
-    try:
-        step = run.plan.restore(finished)
-    except ValueError as exc:
-        raise OpsflowError(f"run {record.id} cannot be resumed: {exc}") from None
-    rerun_set, skip_set = set(rerun), set(skip)
-    for name in rerun_set | skip_set:
-        if name not in runner.nodes:
-            raise OpsflowError(f"the flow of run {record.id} has no node '{name}'")
-    blocked = []
-    for node_id in step.ready:
-        result = results.get(node_id)
-        if result is None or result.state == "waiting" or node_id in rerun_set:
-            continue
-        spec, params = runner.specs[node_id], runner.params[node_id]
-        if node_id not in skip_set and not spec.is_idempotent(params):
-            blocked.append(node_id)
-    if blocked:
-        names = ", ".join(f"'{n}' ({runner.specs[n].type})" for n in blocked)
-        journal.mark_interrupted(record.id)
-        raise OpsflowError(
-            f"run {record.id} stopped while {names} was running, and it is not safe to repeat "
-            "blindly: it may or may not have acted. Check, then continue with "
-            f"`opsflow runs resume {record.id} --rerun {blocked[0]}` (run it again) or "
-            f"`--skip {blocked[0]}` (count it as done)"
-        )
-    run.emit("run_resumed", None, {"how": "resume"})
-    first = Step(ready=[])
-    for node_id in step.ready:
-        if node_id in skip_set and node_id in results:
-            run.plan.node_started(node_id)
-            port = default_port(runner.specs[node_id])
-            run.outputs[node_id] = {"output": None}
-            run.reports[node_id] = NodeReport("succeeded", port)
-            run.emit(
-                "node_succeeded", node_id, {"port": port, "output": None, "skipped_by": "operator"}
-            )
-            first.extend(run.plan.node_finished(node_id, port))
-        else:
-            first.ready.append(node_id)
-    journaled_skips = {n for n, r in results.items() if r.state == "skipped"}
-    first.skipped += [n for n in step.skipped if n not in journaled_skips]
-    first.passed_through += [n for n in step.passed_through if n not in results]
-    return await run.drive(first, control)
-
-
 def new_run_id() -> str:
     """Time-ordered, unique, short enough to type a prefix of."""
     return time.strftime("%Y%m%d-%H%M%S-", time.gmtime()) + uuid.uuid4().hex[:8]
 
 
-class _Run:
+class ActiveRun:
     """The state of one run while it executes."""
 
     def __init__(
@@ -327,6 +238,8 @@ class _Run:
         self.cancelled = False
         self.aborting = False
         self.left_waiting = False
+        self.interrupted = False
+        self.outputs_rendered: dict[str, Any] | None = None
         #: Approvals asked in this run: node -> rendered params; decisions made in-process.
         self.approval_requests: dict[str, dict[str, Any]] = {}
         self.decisions: dict[str, dict[str, Any]] = {}
@@ -506,9 +419,13 @@ class _Run:
             self.outputs[node_id] = {"output": None}
             self.reports[node_id] = NodeReport("succeeded", result.port)
             self.emit("node_succeeded", node_id, {"port": result.port, "passed_through": True})
-        for node_id in step.skipped:
-            self.reports[node_id] = NodeReport("skipped")
-            self.emit("node_skipped", node_id, {"reason": "no live inbound edge"})
+        if step.skipped:
+            for node_id in step.skipped:
+                self.reports[node_id] = NodeReport("skipped")
+                self.emit("node_skipped", node_id, {"reason": "no live inbound edge"})
+            if self.ready:  # a stopped run skips nodes that were queued here
+                gone = set(step.skipped)
+                self.ready = deque(n for n in self.ready if n not in gone)
         self.ready.extend(step.ready)
 
     async def stop_all(self, why: Literal["cancelled"]) -> None:
@@ -545,6 +462,8 @@ class _Run:
         self.flush()
 
     def status(self) -> RunStatus:
+        if self.interrupted:
+            return "interrupted"
         if self.left_waiting:
             return "waiting"
         if self.cancelled:
@@ -554,9 +473,7 @@ class _Run:
             return "waiting" if self.only_approvals_left() else "interrupted"
         return outcome
 
-    def flow_outputs(self) -> dict[str, Any]:
-        from opsflow.expr.evaluate import render_template
-
+    def render_outputs(self) -> dict[str, Any]:
         context = self.context()
         values: dict[str, Any] = {}
         for name, source in self.runner.flow.outputs.items():
@@ -574,6 +491,12 @@ class _Run:
                 report.state = "skipped"
         outputs = self.flow_outputs() if self.status() == "succeeded" else {}
         return RunResult(self.id, self.status(), self.error, self.reports, outputs)
+
+    def flow_outputs(self) -> dict[str, Any]:
+        """The flow's declared outputs, rendered once at the end of a successful run."""
+        if self.outputs_rendered is None:
+            self.outputs_rendered = self.render_outputs()
+        return self.outputs_rendered
 
     # -- one node ------------------------------------------------------------------
 
@@ -731,104 +654,6 @@ class _Run:
         if self.plan.stopped == "failed" and self.error is None:
             self.error = f"node '{node_id}' failed: {message}"
         return step
-
-
-class RunControl:
-    """Steer a run from outside it: continue or step at a breakpoint, abort, decide approvals.
-
-    Create one, pass it to `LocalRunner.run(control=...)`, and call its methods
-    from any thread (the Studio's GUI thread, a terminal prompt) once
-    `started` is set.
-    """
-
-    def __init__(self) -> None:
-        self._run: _Run | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self.started = _ThreadEvent()
-
-    def bind(self, run: _Run) -> None:
-        self._run = run
-        self._loop = asyncio.get_running_loop()
-        self.started.set()
-
-    @property
-    def run_id(self) -> str | None:
-        return self._run.id if self._run is not None else None
-
-    def continue_(self) -> None:
-        """Leave a breakpoint and run on."""
-        self._call(lambda run: run.open_gate(stepping=False))
-
-    def step(self) -> None:
-        """Run the next node, then pause again."""
-        self._call(lambda run: run.open_gate(stepping=True))
-
-    def abort(self) -> None:
-        """Stop the run: it ends as cancelled."""
-        self._call(lambda run: run.abort())
-
-    def decide(
-        self,
-        node: str,
-        decision: str,
-        *,
-        by: str,
-        comment: str = "",
-        fields: Mapping[str, Any] | None = None,
-    ) -> None:
-        """Answer a waiting approval as `by` (refused with OpsflowError if not allowed)."""
-        run = self._require()
-        assert self._loop is not None
-
-        def apply() -> None:
-            approvals.record_decision(run, node, decision, by=by, comment=comment, fields=fields)
-
-        try:
-            running = asyncio.get_running_loop()
-        except RuntimeError:
-            running = None
-        if running is self._loop:
-            apply()
-            return
-        done: concurrent.futures.Future[None] = concurrent.futures.Future()
-
-        def on_loop() -> None:
-            try:
-                apply()
-                done.set_result(None)
-            except BaseException as exc:
-                done.set_exception(exc)
-
-        self._loop.call_soon_threadsafe(on_loop)
-        done.result(timeout=30)
-
-    def _require(self) -> _Run:
-        if self._run is None:
-            raise OpsflowError("the run has not started yet")
-        return self._run
-
-    def _call(self, action: Callable[[_Run], None]) -> None:
-        run = self._require()
-        assert self._loop is not None
-        self._loop.call_soon_threadsafe(action, run)
-
-
-class _ThreadEvent:
-    """A flag other threads can wait on (threading.Event without the import cost here)."""
-
-    def __init__(self) -> None:
-        import threading
-
-        self._event = threading.Event()
-
-    def set(self) -> None:
-        self._event.set()
-
-    def is_set(self) -> bool:
-        return self._event.is_set()
-
-    def wait(self, timeout: float | None = None) -> bool:
-        return self._event.wait(timeout)
 
 
 #: Node types that wait for people or start other runs: journal before them.

@@ -22,7 +22,7 @@ from opsflow.expr.evaluate import evaluate_expression, render_template
 from opsflow.model.flow import Node
 
 if TYPE_CHECKING:
-    from opsflow.engine.local import LocalRunner, _Run
+    from opsflow.engine.local import ActiveRun, LocalRunner
 
 MAX_DEPTH = 16
 
@@ -45,7 +45,7 @@ def render_value(value: Any, context: dict[str, Any]) -> Any:
     return value
 
 
-def _child_runner(run: _Run, flow_file: str) -> LocalRunner:
+def _child_runner(run: ActiveRun, flow_file: str) -> LocalRunner:
     from opsflow.engine.local import LocalRunner
     from opsflow.flowfile import load_flow
 
@@ -80,7 +80,7 @@ def _child_runner(run: _Run, flow_file: str) -> LocalRunner:
     return child
 
 
-async def run_subflow(run: _Run, node: Node, params: dict[str, Any]) -> NodeOutcome:
+async def run_subflow(run: ActiveRun, node: Node, params: dict[str, Any]) -> NodeOutcome:
     child = _child_runner(run, params["flow"])
     task = asyncio.ensure_future(child.run(inputs=params.get("inputs") or {}))
     if not params.get("wait", True):
@@ -96,7 +96,7 @@ async def run_subflow(run: _Run, node: Node, params: dict[str, Any]) -> NodeOutc
     return NodeOutcome(output)
 
 
-async def run_foreach(run: _Run, node: Node, params: dict[str, Any]) -> NodeOutcome:
+async def run_foreach(run: ActiveRun, node: Node, params: dict[str, Any]) -> NodeOutcome:
     items = params["items"]
     if not isinstance(items, list):
         raise NodeError(f"items evaluated to {type(items).__name__}, not a list", retryable=False)

@@ -1,0 +1,107 @@
+"""Resuming a run from its journal: after a crash, a restart, or answered approvals."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+
+from opsflow.catalog.registry import Catalog
+from opsflow.engine.control import RunControl
+from opsflow.engine.execute import default_port
+from opsflow.engine.journal import Journal
+from opsflow.engine.local import ActiveRun, Listener, LocalRunner, NodeReport, RunOptions, RunResult
+from opsflow.engine.plan import Step
+from opsflow.errors import OpsflowError
+
+
+async def resume_run(
+    journal: Journal,
+    run_id: str,
+    *,
+    catalog: Catalog | None = None,
+    options: RunOptions | None = None,
+    listeners: Iterable[Listener] = (),
+    rerun: Iterable[str] = (),
+    skip: Iterable[str] = (),
+    control: RunControl | None = None,
+) -> RunResult:
+    """Continue a run from its journal: after a crash, a restart, or answered approvals.
+
+    Finished nodes are not run again. A node that was in flight runs again if
+    its type is idempotent (or it is named in `rerun`); `skip` counts it as
+    done without running it; otherwise the run stays interrupted and the error
+    says how to continue.
+    """
+    from opsflow.flowfile import parse_flow
+
+    record = journal.get_run(run_id)
+    if record is None:
+        raise OpsflowError(f"there is no run {run_id} in {journal.path}")
+    if record.state in ("succeeded", "failed", "cancelled"):
+        raise OpsflowError(f"run {record.id} is over ({record.state}); there is nothing to resume")
+    flow = parse_flow(journal.flow_snapshot(record.id), f"run {record.id}", catalog)
+    path = Path(record.flow_path) if record.flow_path else None
+    runner = LocalRunner(
+        flow,
+        flow_path=path,
+        catalog=catalog,
+        journal=journal,
+        options=options or RunOptions(dry_run=record.dry_run),
+        listeners=listeners,
+        parent_run=record.parent,
+    )
+    assert record.trigger is not None
+    run = ActiveRun(runner, record.id, record.trigger, record.payload, dict(record.inputs))
+    run.seq = journal.next_seq(record.id)
+    run.replay(journal.events(record.id))
+    results = journal.node_results(record.id)
+    finished = {
+        node: (result.state, result.port)
+        for node, result in results.items()
+        if result.state in ("succeeded", "failed", "skipped") and node in runner.nodes
+    }
+    try:
+        step = run.plan.restore(finished)
+    except ValueError as exc:
+        raise OpsflowError(f"run {record.id} cannot be resumed: {exc}") from None
+    rerun_set, skip_set = set(rerun), set(skip)
+    for name in rerun_set | skip_set:
+        if name not in runner.nodes:
+            raise OpsflowError(f"the flow of run {record.id} has no node '{name}'")
+    blocked = []
+    for node_id in step.ready:
+        result = results.get(node_id)
+        if result is None or result.state == "waiting" or node_id in rerun_set:
+            continue
+        spec, params = runner.specs[node_id], runner.params[node_id]
+        if node_id not in skip_set and not spec.is_idempotent(params):
+            blocked.append(node_id)
+    if blocked:
+        names = ", ".join(f"'{n}' ({runner.specs[n].type})" for n in blocked)
+        journal.mark_interrupted(record.id)
+        run.error = (
+            f"the run stopped while {names} was running, and it is not safe to repeat "
+            "blindly: it may or may not have acted. Check, then continue with "
+            f"`opsflow runs resume {record.id} --rerun {blocked[0]}` (run it again) or "
+            f"`--skip {blocked[0]}` (count it as done)"
+        )
+        run.interrupted = True
+        return run.result()
+    run.emit("run_resumed", None, {"how": "resume"})
+    first = Step(ready=[])
+    for node_id in step.ready:
+        if node_id in skip_set and node_id in results:
+            run.plan.node_started(node_id)
+            port = default_port(runner.specs[node_id])
+            run.outputs[node_id] = {"output": None}
+            run.reports[node_id] = NodeReport("succeeded", port)
+            run.emit(
+                "node_succeeded", node_id, {"port": port, "output": None, "skipped_by": "operator"}
+            )
+            first.extend(run.plan.node_finished(node_id, port))
+        else:
+            first.ready.append(node_id)
+    journaled_skips = {n for n, r in results.items() if r.state == "skipped"}
+    first.skipped += [n for n in step.skipped if n not in journaled_skips]
+    first.passed_through += [n for n in step.passed_through if n not in results]
+    return await run.drive(first, control)
