@@ -17,7 +17,7 @@ import pytest
 from opsflow.engine.control import RunControl
 from opsflow.engine.journal import Journal
 from opsflow.engine.local import LocalRunner, Pin, RunOptions
-from opsflow.engine.resume import resume_run
+from opsflow.engine.resume import replay_upstream, resume_run
 from opsflow.errors import OpsflowError
 from opsflow.flowfile import parse_flow, save_flow
 from opsflow.model.flow import Flow
@@ -440,3 +440,46 @@ def test_several_triggers_need_a_choice() -> None:
         run(flow)
     result, _ = run(flow, trigger="t2")
     assert result.status == "succeeded"
+
+
+def test_run_from_a_node_reuses_upstream_outputs(tmp_path: Path) -> None:
+    flow = make_flow(
+        [
+            n("start", "trigger.manual"),
+            n("fetch", value="{{ inputs.host }}-data"),
+            n("check", "condition.if", condition="nodes.fetch.output.value != ''"),
+            n("fix", value="fixing {{ nodes.fetch.output.value }}"),
+        ],
+        ["start.out>fetch", "fetch.success>check", "check.true>fix"],
+        inputs={"host": {"type": "string", "default": "web-01"}},
+    )
+    with Journal(tmp_path / "j.sqlite") as journal:
+        first, _ = run(flow, journal)
+        nodes_for_tests.CALLS.clear()
+        replay = replay_upstream(journal, first.run_id, flow, "fix")
+        assert sorted(replay.pins) == ["check", "fetch", "start"]
+        again, events = run(
+            flow,
+            journal,
+            trigger=replay.trigger,
+            payload=replay.payload,
+            inputs=replay.inputs,
+            options=RunOptions(pinned=replay.pins),
+        )
+    assert again.status == "succeeded"
+    assert [c[0] for c in nodes_for_tests.CALLS] == ["fix"], "only the chosen node runs"
+    pinned = [e.node for e in events if e.kind == "node_succeeded" and e.data.get("pinned")]
+    assert pinned == ["start", "fetch", "check"]
+    assert nodes_for_tests.CALLS[0][1]["value"] == "fixing web-01-data"
+    with pytest.raises(OpsflowError, match="no node 'ghost'"):
+        replay_upstream(Journal(tmp_path / "j.sqlite"), first.run_id, flow, "ghost")
+
+
+def test_escalation_is_announced_once() -> None:
+    result, events = run(
+        approval_flow(timeout_s=0.6, escalate_after_min=0.005, escalate_to=["group:leads"]),
+        options=RunOptions(approval_poll_s=0.05),
+    )
+    assert result.nodes["ask"].port == "timeout"
+    escalations = [e for e in events if e.kind == "approval_escalated"]
+    assert len(escalations) == 1 and escalations[0].data["to"] == ["group:leads"]

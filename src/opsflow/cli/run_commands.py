@@ -24,7 +24,7 @@ from opsflow.engine.control import RunControl
 from opsflow.engine.events import Event
 from opsflow.engine.journal import Journal, default_journal_path
 from opsflow.engine.local import LocalRunner, Pin, RunOptions, RunResult
-from opsflow.engine.resume import resume_run
+from opsflow.engine.resume import replay_upstream, resume_run
 from opsflow.errors import OpsflowError
 from opsflow.flowfile import load_flow
 
@@ -57,6 +57,13 @@ def register(commands: Any) -> None:
     run.add_argument(
         "--break", dest="breaks", action="append", default=[], metavar="NODE", help="pause here"
     )
+    run.add_argument(
+        "--from",
+        dest="start_at",
+        metavar="NODE",
+        help="run from this node, reusing the outputs of everything upstream from --reuse RUN",
+    )
+    run.add_argument("--reuse", metavar="RUN", help="the earlier run whose outputs --from reuses")
     _common(run)
     run.set_defaults(handler=run_flow)
 
@@ -124,7 +131,15 @@ def run_flow(args: argparse.Namespace) -> int:
         pinned=pinned,
         wait_for_approvals=interactive,
     )
+    if bool(args.start_at) != bool(args.reuse):
+        raise OpsflowError("--from NODE and --reuse RUN go together")
     with _journal(args) as journal:
+        if args.start_at:
+            replay = replay_upstream(journal, args.reuse, flow, args.start_at)
+            options.pinned = {**replay.pins, **pinned}
+            args.trigger = args.trigger or replay.trigger
+            payload = replay.payload if payload is None else payload
+            inputs = {**replay.inputs, **inputs}
         control = RunControl()
         view = _Progress(sys.stdout, args.json, control if interactive else None)
         runner = LocalRunner(

@@ -567,6 +567,9 @@ class ActiveRun:
         pin: Pin | None,
     ) -> NodeOutcome:
         if pin is not None:
+            if pin.port == "error":  # a recorded failure that went out of `error`
+                error = pin.output.get("error") if isinstance(pin.output, dict) else None
+                raise NodeError(str(error or "failed in the earlier run"), retryable=False)
             return NodeOutcome(pin.output, pin.port)
         if spec.category == "trigger":
             return NodeOutcome(self.payload)

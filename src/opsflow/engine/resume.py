@@ -1,17 +1,30 @@
-"""Resuming a run from its journal: after a crash, a restart, or answered approvals."""
+"""Continuing from the journal: resuming a run (after a crash, a restart or answered
+approvals), and starting a new run from a chosen node with the earlier outputs of
+everything upstream of it."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from opsflow.catalog.registry import Catalog
 from opsflow.engine.control import RunControl
 from opsflow.engine.execute import default_port
 from opsflow.engine.journal import Journal
-from opsflow.engine.local import ActiveRun, Listener, LocalRunner, NodeReport, RunOptions, RunResult
+from opsflow.engine.local import (
+    ActiveRun,
+    Listener,
+    LocalRunner,
+    NodeReport,
+    Pin,
+    RunOptions,
+    RunResult,
+)
 from opsflow.engine.plan import Step
 from opsflow.errors import OpsflowError
+from opsflow.model.flow import Flow
 
 
 async def resume_run(
@@ -105,3 +118,60 @@ async def resume_run(
     first.skipped += [n for n in step.skipped if n not in journaled_skips]
     first.passed_through += [n for n in step.passed_through if n not in results]
     return await run.drive(first, control)
+
+
+@dataclass(frozen=True)
+class Replay:
+    """What a new run started from `node` reuses of an earlier run."""
+
+    trigger: str
+    payload: Any
+    inputs: dict[str, Any]
+    pins: dict[str, Pin]
+
+
+def replay_upstream(journal: Journal, run_id: str, flow: Flow, node: str) -> Replay:
+    """Pins for every node upstream of `node`, from what they did in run `run_id`.
+
+    The new run starts at the same trigger with the same payload and inputs;
+    upstream nodes return their recorded outputs (failures go out of `error`
+    again) instead of running, so `node` and what follows run for real.
+    """
+    record = journal.get_run(run_id)
+    if record is None:
+        raise OpsflowError(f"there is no run {run_id} in {journal.path}")
+    if record.flow_id != flow.id:
+        raise OpsflowError(
+            f"run {record.id} ran flow '{record.flow_id}', not '{flow.id}'; "
+            "choose a run of this flow (`opsflow runs list --flow " + flow.id + "`)"
+        )
+    if node not in flow.node_map():
+        raise OpsflowError(f"the flow has no node '{node}'")
+    parents: dict[str, list[str]] = {n.id: [] for n in flow.nodes}
+    for edge in flow.edges:
+        if edge.target in parents:
+            parents[edge.target].append(edge.source)
+    upstream: set[str] = set()
+    stack = list(parents[node])
+    while stack:
+        current = stack.pop()
+        if current not in upstream:
+            upstream.add(current)
+            stack.extend(parents.get(current, ()))
+    results = journal.node_results(record.id)
+    pins: dict[str, Pin] = {}
+    for name in sorted(upstream):
+        result = results.get(name)
+        if result is None or result.state not in ("succeeded", "failed"):
+            continue  # skipped before: routing replays the same way, so it is skipped again
+        if result.state == "failed" and result.port != "error":
+            raise OpsflowError(
+                f"node '{name}', upstream of '{node}', failed in run {record.id} without an "
+                "error path; there is no output to reuse"
+            )
+        if result.state == "failed":
+            pins[name] = Pin({"error": result.error}, "error")
+        else:
+            pins[name] = Pin(result.output, result.port)
+    assert record.trigger is not None
+    return Replay(record.trigger, record.payload, dict(record.inputs), pins)
