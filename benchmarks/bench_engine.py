@@ -38,7 +38,7 @@ import dask.threaded
 import requests
 
 import engine_nodes
-from engine_nodes import HTTP_GET, NOOP, NOOP_SYNC, noop, noop_sync
+from engine_nodes import HTTP_GET, NOOP, NOOP_INLINE, NOOP_SYNC, noop, noop_sync
 from opsflow.catalog.registry import Catalog, builtin_specs
 from opsflow.engine.execute import NodeCall
 from opsflow.engine.journal import Journal
@@ -255,6 +255,10 @@ async def shape_rows(shape: str, catalog: Catalog, journal: Journal, scratch: Pa
     flow = build(NOOP)
     # The engine first, with as little else alive as possible: the garbage collector's full
     # passes (a large share of the fan-out's time) cost more the more objects are alive.
+    inline_flow = build(NOOP_INLINE)
+    inline_off_us = await engine_us(inline_flow, catalog)
+    inline_on_us = await engine_us(inline_flow, catalog, journal)
+    del inline_flow
     off_us = await engine_us(flow, catalog)
     on_us = await engine_us(flow, catalog, journal)
     # The same graph with a blocking executor: each node hops to a worker thread.
@@ -275,22 +279,32 @@ async def shape_rows(shape: str, catalog: Catalog, journal: Journal, scratch: Pa
     batch = 1 if shape == "chain" else MAX_CONCURRENCY
     sqlite_s = median_s(functools.partial(sqlite_inserts, scratch / "raw.sqlite", NODES, batch))
     txn = "1 txn/node" if batch == 1 else f"1 txn/{batch} nodes"
+    baselines = (
+        f"loop {us(direct_s):.2f} | dask threaded {us(threaded_s):.1f} | "
+        f"dask sync {us(dask_sync_s):.1f}"
+    )
     return [
         Row(
-            f"{shape}, async no-op, journal off",
-            off_us,
+            f"{shape}, inline no-op, journal off",
+            inline_off_us,
             "us/node",
-            f"loop {us(loop_s):.2f} | task/node {us(tasks_s):.1f} | dask threaded "
-            f"{us(threaded_s):.1f} | dask sync {us(dask_sync_s):.1f}",
+            baselines,
             TARGET_US_OFF,
         ),
         Row(
-            f"{shape}, async no-op, journal on",
-            on_us,
+            f"{shape}, inline no-op, journal on",
+            inline_on_us,
             "us/node",
             f"raw sqlite, 2 rows/node, {txn}: {us(sqlite_s):.1f}",
             TARGET_US_ON,
         ),
+        Row(
+            f"{shape}, async no-op (a task each), journal off",
+            off_us,
+            "us/node",
+            f"loop {us(loop_s):.2f} | task/node {us(tasks_s):.1f}",
+        ),
+        Row(f"{shape}, async no-op (a task each), journal on", on_us, "us/node", ""),
         Row(
             f"{shape}, sync no-op (thread), journal off",
             sync_us,
@@ -392,20 +406,12 @@ def slow_server() -> Iterator[_SlowServer]:
         server.server_close()
 
 
-def http_engine(flow: Flow, catalog: Catalog, pool: int | None) -> tuple[float, int]:
-    """Median seconds of a run in a fresh event loop, and its default executor's size.
+def http_engine(flow: Flow, catalog: Catalog) -> float:
+    """Median seconds of a run; blocking executors use the runner's own thread pool."""
 
-    `pool`: install a ThreadPoolExecutor of that size as the loop's default executor.
-    """
-
-    async def measure() -> tuple[float, int]:
-        loop = asyncio.get_running_loop()
-        if pool is not None:
-            loop.set_default_executor(concurrent.futures.ThreadPoolExecutor(pool))
+    async def measure() -> float:
         runner = LocalRunner(flow, catalog=catalog)
-        seconds = await amedian_s(functools.partial(run_checked, runner), HTTP_REPEATS)
-        executor = getattr(loop, "_default_executor", None)  # what asyncio.to_thread used
-        return seconds, getattr(executor, "_max_workers", default_pool_size())
+        return await amedian_s(functools.partial(run_checked, runner), HTTP_REPEATS)
 
     return asyncio.run(measure())
 
@@ -422,21 +428,10 @@ def http_rows(catalog: Catalog) -> list[Row]:
         with concurrent.futures.ThreadPoolExecutor(HTTP_CALLS) as plain:
             plain_s = median_s(functools.partial(get_all, plain), HTTP_REPEATS)
         baseline = f"ThreadPoolExecutor({HTTP_CALLS}): {plain_s:.2f} s, peak {server.peak}"
-        rows = []
-        for pool in (None, HTTP_CALLS):
-            server.reset_peak()
-            seconds, size = http_engine(flow, catalog, pool)
-            label = "asyncio default pool" if pool is None else "own pool"
-            rows.append(
-                Row(
-                    f"{HTTP_CALLS} HTTP GETs (50 ms), {label}: {size} threads, peak {server.peak}",
-                    seconds,
-                    "s",
-                    baseline,
-                    TARGET_HTTP_S,
-                )
-            )
-    return rows
+        server.reset_peak()
+        seconds = http_engine(flow, catalog)
+        name = f"{HTTP_CALLS} HTTP GETs (50 ms each), peak {server.peak} in flight"
+        return [Row(name, seconds, "s", baseline, TARGET_HTTP_S)]
 
 
 # -- the table -----------------------------------------------------------------------------
@@ -462,7 +457,7 @@ def main() -> int:
         f"1 join) of no-op nodes; max_concurrency {MAX_CONCURRENCY}; journal: SQLite (WAL) in a "
         f"temporary folder; medians of {REPEATS} runs ({HTTP_REPEATS} for HTTP, "
         f"{RATE_WINDOWS} windows of {RATE_WINDOW_S} s for runs/s); {os.cpu_count()} CPUs, "
-        f"asyncio default pool {default_pool_size()} threads; dask {dask.__version__} "
+        f"runner threads: min(max_concurrency, 256); dask {dask.__version__} "
         f"(threaded: {os.cpu_count()} workers)"
     )
     width = max(len(row.name) for row in rows)

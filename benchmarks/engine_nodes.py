@@ -16,6 +16,7 @@ from opsflow.engine.execute import NodeCall, NodeOutcome
 
 NOOP = "bench.noop"
 NOOP_SYNC = "bench.noop_sync"
+NOOP_INLINE = "bench.noop_inline"
 HTTP_GET = "bench.http_get"
 
 _DONE = NodeOutcome(None)
@@ -46,7 +47,9 @@ def http_get(call: NodeCall) -> NodeOutcome:
     return NodeOutcome(response.status_code)
 
 
-def _action(type_id: str, title: str, params: type[Params], executor: str) -> NodeSpec:
+def _action(
+    type_id: str, title: str, params: type[Params], executor: str, *, inline: bool = False
+) -> NodeSpec:
     return NodeSpec(
         type=type_id,
         category="action",
@@ -58,6 +61,7 @@ def _action(type_id: str, title: str, params: type[Params], executor: str) -> No
         side_effects=False,
         idempotent=True,
         executor=executor,
+        inline=inline,
     )
 
 
@@ -65,4 +69,8 @@ noop_spec = _action(NOOP, "No-op (async)", NoParams, "engine_nodes:noop")
 noop_sync_spec = _action(NOOP_SYNC, "No-op (sync, in a thread)", NoParams, "engine_nodes:noop_sync")
 http_get_spec = _action(HTTP_GET, "HTTP GET (requests)", HttpGetParams, "engine_nodes:http_get")
 
-SPECS = [noop_spec, noop_sync_spec, http_get_spec]
+noop_inline_spec = _action(
+    NOOP_INLINE, "No-op (inline on the loop)", NoParams, "engine_nodes:noop_sync", inline=True
+)
+
+SPECS = [noop_spec, noop_sync_spec, noop_inline_spec, http_get_spec]

@@ -49,6 +49,10 @@ class NodeSpec:
     #: on first use, so listing the catalog stays cheap). None: the runner itself
     #: runs the node (triggers, approvals, for-each, sub-flows).
     executor: str | None = None
+    #: The executor is a quick, non-blocking plain function without side effects
+    #: (a condition, setting variables): the runner calls it right on its event
+    #: loop instead of in a task or a thread.
+    inline: bool = False
     #: `migrations[v]` turns version-`v` params into version-`v + 1` params.
     migrations: Mapping[int, ParamsMigration] = field(default_factory=dict)
 

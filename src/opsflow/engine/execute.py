@@ -47,7 +47,8 @@ class NodeCall:
     flow_path: Path | None
     node: Node
     spec: NodeSpec
-    #: The validated parameters with every template rendered (JSON-ready).
+    #: The validated parameters with every template rendered (JSON-ready); read-only,
+    #: since runs of the same node may share it.
     params: dict[str, Any]
     attempt: int
     #: Writes a line to the run's log (already redacted by the runner).
@@ -68,6 +69,7 @@ def load_executor(reference: str) -> Executor:
     return executor
 
 
+@functools.cache
 def is_async(executor: Executor) -> bool:
     return inspect.iscoroutinefunction(executor)
 

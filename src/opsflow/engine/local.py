@@ -11,6 +11,7 @@ dry runs in which nodes with side effects only show what they would do.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import random
 import time
 import uuid
@@ -22,6 +23,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ValidationError
 
+from opsflow.catalog.fields import walk_strings
 from opsflow.catalog.registry import Catalog, default_catalog
 from opsflow.catalog.spec import NodeSpec
 from opsflow.engine import approvals, nested
@@ -39,7 +41,7 @@ from opsflow.engine.journal import Journal
 from opsflow.engine.plan import Plan, PlanGraph, Step
 from opsflow.engine.redact import Redactor
 from opsflow.errors import OpsflowError
-from opsflow.expr import ExpressionError
+from opsflow.expr import ExpressionError, is_template
 from opsflow.expr.evaluate import render_params, render_template
 from opsflow.flowfile import dump_flow
 from opsflow.model.flow import Flow, Node
@@ -137,7 +139,28 @@ class LocalRunner:
             self.specs[node.id] = spec
             self.nodes[node.id] = node
         self.graph = PlanGraph(flow, self.catalog, self.params)
+        #: Nodes cheap and pure enough to run right in the scheduler (see `can_inline`).
+        self.inline = {node.id: self.can_inline(node) for node in flow.nodes}
+        #: Parameters without anything to render, rendered once for every run.
+        self.static_params = {
+            node.id: rendered
+            for node in flow.nodes
+            if (rendered := _static_params(self.params[node.id], self.specs[node.id])) is not None
+        }
         self._flow_text: str | None = None
+
+    def can_inline(self, node: Node) -> bool:
+        spec = self.specs[node.id]
+        if node.timeout_s is not None or (node.retry is not None and node.retry.attempts > 1):
+            return False
+        if spec.type in _OUTWARD_TYPES:
+            return False
+        if spec.category == "trigger" or node.id in self.options.pinned:
+            return True
+        simulated = spec.executor is None or spec.has_side_effects(self.params[node.id])
+        if self.options.dry_run and spec.type not in _RUNNER_TYPES and simulated:
+            return True
+        return spec.inline and spec.executor is not None
 
     def flow_text(self) -> str:
         if self._flow_text is None:
@@ -240,6 +263,7 @@ class ActiveRun:
         self.left_waiting = False
         self.interrupted = False
         self.outputs_rendered: dict[str, Any] | None = None
+        self.pool: concurrent.futures.ThreadPoolExecutor | None = None
         #: Approvals asked in this run: node -> rendered params; decisions made in-process.
         self.approval_requests: dict[str, dict[str, Any]] = {}
         self.decisions: dict[str, dict[str, Any]] = {}
@@ -369,8 +393,11 @@ class ActiveRun:
                     break
                 self.ready.popleft()
                 self.plan.node_started(node_id)
-                task = asyncio.ensure_future(self.execute(node_id))
-                self.tasks[task] = node_id
+                if self.runner.inline[node_id]:
+                    self.absorb(self.execute_inline(node_id))
+                else:
+                    task = asyncio.ensure_future(self.execute(node_id))
+                    self.tasks[task] = node_id
                 if self.stepping:
                     self.gate.clear()
             if not self.tasks:
@@ -445,6 +472,8 @@ class ActiveRun:
 
     async def finish(self) -> None:
         """Record how the run ended; a run left waiting for approvals stays open."""
+        if self.pool is not None:
+            self.pool.shutdown(wait=False, cancel_futures=True)
         status = self.status()
         if status == "waiting":
             # The approvals stay pending in the journal; `resume_run` waits again.
@@ -500,34 +529,68 @@ class ActiveRun:
 
     # -- one node ------------------------------------------------------------------
 
-    async def execute(self, node_id: str) -> Step:
-        runner = self.runner
-        node, spec, params = runner.nodes[node_id], runner.specs[node_id], runner.params[node_id]
-        report = self.reports.setdefault(node_id, NodeReport("running"))
-        started = time.monotonic()
+    def prepare(self, node_id: str) -> tuple[dict[str, Any], Pin | None] | Step:
+        """Render a node's parameters; a Step instead when rendering failed the node."""
+        spec, params = self.runner.specs[node_id], self.runner.params[node_id]
         pin = self.options.pinned.get(node_id)
         try:
-            rendered = self.render(node_id, spec, params)
+            return self.render(node_id, spec, params), pin
         except ExpressionError as exc:
             if not self.options.dry_run:
-                return self.fail(
-                    node_id, report, f"cannot render its parameters: {exc}", started, 1
-                )
+                report = self.reports.setdefault(node_id, NodeReport("running"))
+                message = f"cannot render its parameters: {exc}"
+                return self.fail(node_id, report, message, time.monotonic(), 1)
             # A dry run has no outputs from simulated nodes: show the templates as written,
             # and let a condition that cannot be decided take its first port, saying so.
-            rendered = params.model_dump(mode="json")
             if pin is None and spec.category == "condition":
                 port = self.runner.graph.ports[self.runner.graph.number(node_id)][0]
                 self.log(node_id, "info", f"dry run: cannot decide ({exc}); assuming '{port}'")
                 pin = Pin({"dry_run": True, "assumed": port, "reason": str(exc)}, port)
             else:
                 self.log(node_id, "info", f"dry run: parameters shown unrendered ({exc})")
+            return params.model_dump(mode="json"), pin
+
+    def execute_inline(self, node_id: str) -> Step:
+        """Run a cheap, pure node right here in the scheduler: no task, no thread, no wait."""
+        prepared = self.prepare(node_id)
+        if isinstance(prepared, Step):
+            return prepared
+        rendered, pin = prepared
+        node, spec = self.runner.nodes[node_id], self.runner.specs[node_id]
+        report = self.reports.setdefault(node_id, NodeReport("running", attempts=1))
+        started = time.monotonic()
+        self.emit("node_started", node_id, {"attempt": 1, "params": rendered})
+        try:
+            outcome = self.simulate(node, spec, rendered, pin)
+            if outcome is None:
+                call = self.call(node, spec, rendered, 1)
+                outcome = load_executor(spec.executor or "")(call)  # type: ignore[assignment]
+                assert isinstance(outcome, NodeOutcome)
+        except (NodeError, ExpressionError, OpsflowError) as exc:
+            output = exc.output if isinstance(exc, NodeError) else None
+            return self.fail(node_id, report, _describe_failure(exc, node), started, 1, output)
+        except Exception as exc:  # a bug in an executor: the run must still end cleanly
+            message = f"internal error in {spec.type} ({type(exc).__name__}: {exc})"
+            return self.fail(node_id, report, message, started, 1)
+        return self.succeed(node_id, spec, report, outcome, started, pin)
+
+    async def execute(self, node_id: str) -> Step:
+        prepared = self.prepare(node_id)
+        if isinstance(prepared, Step):
+            return prepared
+        rendered, pin = prepared
+        runner = self.runner
+        node, spec, params = runner.nodes[node_id], runner.specs[node_id], runner.params[node_id]
+        report = self.reports.setdefault(node_id, NodeReport("running"))
+        started = time.monotonic()
         attempts = node.retry.attempts if node.retry is not None else 1
         for attempt in range(1, attempts + 1):
             report.attempts = attempt
             self.emit("node_started", node_id, {"attempt": attempt, "params": rendered})
             try:
-                outcome = await self.attempt(node, spec, params, rendered, attempt, pin)
+                outcome = self.simulate(node, spec, rendered, pin)
+                if outcome is None:
+                    outcome = await self.attempt(node, spec, params, rendered, attempt)
             except asyncio.CancelledError:
                 raise
             except (NodeError, TimeoutError, ExpressionError, OpsflowError) as exc:
@@ -540,6 +603,7 @@ class ActiveRun:
                         node_id,
                         {"attempt": attempt + 1, "delay_s": round(delay, 3), "error": message},
                     )
+                    self.flush()
                     await asyncio.sleep(delay)
                     continue
                 output = exc.output if isinstance(exc, NodeError) else None
@@ -550,22 +614,10 @@ class ActiveRun:
             return self.succeed(node_id, spec, report, outcome, started, pin)
         raise AssertionError("unreachable: the loop returns")
 
-    def render(self, node_id: str, spec: NodeSpec, params: BaseModel) -> dict[str, Any]:
-        if spec.category == "trigger":
-            return params.model_dump(mode="json")
-        if spec.type == "control.foreach":
-            return nested.render_foreach_params(params, self.context())
-        return render_params(params, self.context())
-
-    async def attempt(
-        self,
-        node: Node,
-        spec: NodeSpec,
-        params: BaseModel,
-        rendered: dict[str, Any],
-        attempt: int,
-        pin: Pin | None,
-    ) -> NodeOutcome:
+    def simulate(
+        self, node: Node, spec: NodeSpec, rendered: dict[str, Any], pin: Pin | None
+    ) -> NodeOutcome | None:
+        """The outcome of a node that does not really run (pinned, trigger, dry run), or None."""
         if pin is not None:
             if pin.port == "error":  # a recorded failure that went out of `error`
                 error = pin.output.get("error") if isinstance(pin.output, dict) else None
@@ -573,23 +625,16 @@ class ActiveRun:
             return NodeOutcome(pin.output, pin.port)
         if spec.category == "trigger":
             return NodeOutcome(self.payload)
-        if spec.type in _OUTWARD_TYPES or spec.has_side_effects(params):
-            self.flush()  # the journal knows everything before the node acts or waits
-        if spec.type == "control.approval":
-            return await approvals.wait_for_decision(self, node, rendered)
-        dry = self.options.dry_run
-        if dry and (spec.has_side_effects(params) or spec.executor is None):
-            return NodeOutcome({"dry_run": True, "would_run": spec.type, "params": rendered})
-        if dry and spec.type == "action.wait":
-            return NodeOutcome({"dry_run": True, "would_wait": rendered})
-        if spec.type == "action.subflow":
-            return await nested.run_subflow(self, node, rendered)
-        if spec.type == "control.foreach":
-            return await nested.run_foreach(self, node, rendered)
-        if spec.executor is None:
-            raise NodeError(f"{spec.type} has no executor installed", retryable=False)
-        executor = load_executor(spec.executor)
-        call = NodeCall(
+        if self.options.dry_run and spec.type not in _RUNNER_TYPES:
+            params = self.runner.params[node.id]
+            if spec.has_side_effects(params) or spec.executor is None:
+                return NodeOutcome({"dry_run": True, "would_run": spec.type, "params": rendered})
+            if spec.type == "action.wait":
+                return NodeOutcome({"dry_run": True, "would_wait": rendered})
+        return None
+
+    def call(self, node: Node, spec: NodeSpec, rendered: dict[str, Any], attempt: int) -> NodeCall:
+        return NodeCall(
             run_id=self.id,
             flow=self.runner.flow,
             flow_path=self.runner.flow_path,
@@ -599,12 +644,53 @@ class ActiveRun:
             attempt=attempt,
             log=lambda level, message: self.log(node.id, level, message),
         )
-        timeout = node.timeout_s
+
+    def render(self, node_id: str, spec: NodeSpec, params: BaseModel) -> dict[str, Any]:
+        if spec.category == "trigger":
+            return params.model_dump(mode="json")
+        if spec.type == "control.foreach":
+            return nested.render_foreach_params(params, self.context())
+        static = self.runner.static_params.get(node_id)
+        if static is not None:
+            return static
+        return render_params(params, self.context())
+
+    async def attempt(
+        self, node: Node, spec: NodeSpec, params: BaseModel, rendered: dict[str, Any], attempt: int
+    ) -> NodeOutcome:
+        if spec.type in _OUTWARD_TYPES or spec.has_side_effects(params):
+            self.flush()  # the journal knows everything before the node acts or waits
+        if spec.type == "control.approval":
+            return await approvals.wait_for_decision(self, node, rendered)
+        if spec.type == "action.subflow":
+            return await nested.run_subflow(self, node, rendered)
+        if spec.type == "control.foreach":
+            return await nested.run_foreach(self, node, rendered)
+        if spec.executor is None:
+            raise NodeError(f"{spec.type} has no executor installed", retryable=False)
+        executor = load_executor(spec.executor)
+        call = self.call(node, spec, rendered, attempt)
         if is_async(executor):
-            result = executor(call)
-            assert not isinstance(result, NodeOutcome)
-            return await asyncio.wait_for(result, timeout)
-        return await asyncio.wait_for(asyncio.to_thread(executor, call), timeout)  # type: ignore[arg-type]
+            pending = executor(call)
+            assert not isinstance(pending, NodeOutcome)
+        else:
+            loop = asyncio.get_running_loop()
+            pending = loop.run_in_executor(self.threads(), executor, call)  # type: ignore[arg-type]
+        if node.timeout_s is None:
+            return await pending
+        return await asyncio.wait_for(pending, node.timeout_s)
+
+    def threads(self) -> concurrent.futures.ThreadPoolExecutor:
+        """Worker threads for blocking executors, as many as the run's concurrency allows.
+
+        asyncio's default pool has min(32, CPUs + 4) threads, which would cap a
+        fan-out of 200 HTTP calls at 6 at a time on a 2-core machine.
+        """
+        if self.pool is None:
+            self.pool = concurrent.futures.ThreadPoolExecutor(
+                max_workers=min(self.limit, MAX_THREADS), thread_name_prefix="opsflow-node"
+            )
+        return self.pool
 
     def succeed(
         self,
@@ -659,8 +745,22 @@ class ActiveRun:
         return step
 
 
+#: Most worker threads a run uses for blocking executors.
+MAX_THREADS = 256
+#: Node types the runner itself runs, also in a dry run.
+_RUNNER_TYPES = frozenset({"control.approval"})
 #: Node types that wait for people or start other runs: journal before them.
 _OUTWARD_TYPES = frozenset({"control.approval", "action.subflow", "control.foreach"})
+
+
+def _static_params(params: BaseModel, spec: NodeSpec) -> dict[str, Any] | None:
+    """The rendered parameters when nothing in them needs rendering, else None."""
+    if spec.category == "trigger" or spec.type == "control.foreach":
+        return None
+    for _path, value, kind in walk_strings(params):
+        if kind == "expression" or (kind == "template" and is_template(value)):
+            return None
+    return render_params(params, {})
 
 
 def _describe_failure(exc: BaseException, node: Node) -> str:

@@ -172,6 +172,7 @@ SPECS = [
         icon="action-set-vars",
         params=SetVarsParams,
         executor="opsflow.executors.logic:set_vars",
+        inline=True,
         ports=ACTION_PORTS,
         side_effects=False,
         idempotent=True,
