@@ -1,0 +1,117 @@
+"""`opsflow run` in a real (pseudo-)terminal: approvals and breakpoints answered there."""
+
+from __future__ import annotations
+
+import os
+import pty
+import select
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from tests.flowdocs import edge, flow_doc, node, write
+
+
+class Terminal:
+    """A process attached to a pseudo-terminal, read and typed into like a person would."""
+
+    def __init__(self, args: list[str], env: dict[str, str]) -> None:
+        self.master, slave = pty.openpty()
+        self.process = subprocess.Popen(
+            args, stdin=slave, stdout=slave, stderr=slave, env=env, close_fds=True
+        )
+        os.close(slave)
+        self.screen = ""
+
+    def expect(self, text: str, timeout: float = 30) -> None:
+        deadline = time.monotonic() + timeout
+        while text not in self.screen:
+            left = deadline - time.monotonic()
+            assert left > 0, f"did not see {text!r}; the screen shows:\n{self.screen}"
+            ready, _, _ = select.select([self.master], [], [], left)
+            if ready:
+                try:
+                    self.screen += os.read(self.master, 4096).decode("utf-8", "replace")
+                except OSError:  # the process ended and closed the terminal
+                    break
+        assert text in self.screen, self.screen
+
+    def type(self, line: str) -> None:
+        os.write(self.master, (line + "\n").encode())
+
+    def finish(self, timeout: float = 30) -> int:
+        code = self.process.wait(timeout)
+        try:
+            while select.select([self.master], [], [], 0.1)[0]:
+                self.screen += os.read(self.master, 4096).decode("utf-8", "replace")
+        except OSError:
+            pass
+        os.close(self.master)
+        return code
+
+
+def opsflow_in_terminal(flow_path: Path, store: Path, *extra: str) -> Terminal:
+    env = {**os.environ, "OPSFLOW_USER": "alice", "TERM": "dumb"}
+    args = [sys.executable, "-m", "opsflow", "run", str(flow_path), "--store", str(store), *extra]
+    return Terminal(args, env)
+
+
+def test_approval_answered_at_the_prompt(tmp_path: Path) -> None:
+    flow = flow_doc(
+        [
+            node("start", "trigger.manual"),
+            node(
+                "ask",
+                "control.approval",
+                approvers=["alice"],
+                message="Restart nginx?",
+                timeout_s=600,
+                form={"type": "object", "properties": {"ticket": {"type": "string"}}},
+            ),
+            node("go", "action.set_vars", values={"by": "{{ nodes.ask.output.by }}"}),
+        ],
+        [edge("start", "out", "ask"), edge("ask", "approved", "go")],
+    )
+    terminal = opsflow_in_terminal(write(tmp_path / "f.flow.json", flow), tmp_path / "j.sqlite")
+    terminal.expect("approve 'ask' as alice?")
+    terminal.type("a")
+    terminal.expect("comment")
+    terminal.type("looks fine")
+    terminal.expect("ticket:")
+    terminal.type("CHG123")
+    assert terminal.finish() == 0, terminal.screen
+    assert "ask approved by alice" in terminal.screen
+    assert "go → success" in terminal.screen
+
+
+def test_breakpoint_continued_at_the_prompt(tmp_path: Path) -> None:
+    flow = flow_doc(
+        [
+            node("start", "trigger.manual"),
+            node("first", "action.set_vars", values={"a": 1}),
+            node("second", "action.set_vars", values={"b": 2}),
+        ],
+        [edge("start", "out", "first"), edge("first", "success", "second")],
+    )
+    path = write(tmp_path / "f.flow.json", flow)
+    terminal = opsflow_in_terminal(path, tmp_path / "j.sqlite", "--break", "second")
+    terminal.expect("paused before second")
+    assert "second →" not in terminal.screen
+    terminal.expect("[c]ontinue / [s]tep / [a]bort")
+    terminal.type("c")
+    assert terminal.finish() == 0, terminal.screen
+    assert "second → success" in terminal.screen
+
+
+def test_abort_at_a_breakpoint_cancels(tmp_path: Path) -> None:
+    flow = flow_doc(
+        [node("start", "trigger.manual"), node("only", "action.set_vars", values={"a": 1})],
+        [edge("start", "out", "only")],
+    )
+    path = write(tmp_path / "f.flow.json", flow)
+    terminal = opsflow_in_terminal(path, tmp_path / "j.sqlite", "--break", "only")
+    terminal.expect("[c]ontinue / [s]tep / [a]bort")
+    terminal.type("a")
+    assert terminal.finish() == 130, terminal.screen
+    assert "cancelled" in terminal.screen
