@@ -292,7 +292,7 @@ def test_approval_in_process_checks_who_and_the_form(tmp_path: Path) -> None:
     result, events = run(approval_flow(), Journal(tmp_path / "j.sqlite"), control=control)
     assert result.status == "succeeded" and result.nodes["ask"].port == "approved"
     assert "'mallory' may not decide this approval" in problems[0] or "group 'ops'" in problems[0]
-    assert "must match '^CHG[0-9]+$'" in problems[1]
+    assert "form field 'ticket' must match the pattern '^CHG[0-9]+$'" in problems[1]
     assert nodes_for_tests.CALLS[-1][1]["value"] == "alice CHG42"
     decided = next(e for e in events if e.kind == "approval_decided")
     assert decided.data["by"] == "alice" and decided.data["comment"] == "ok"

@@ -14,7 +14,6 @@ import asyncio
 import contextlib
 import json
 import os
-import re
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -23,9 +22,10 @@ from typing import TYPE_CHECKING, Any, Literal
 import platformdirs
 
 from opsflow.engine.execute import NodeOutcome
+from opsflow.engine.inputs import InputError, coerce_value
 from opsflow.engine.journal import ApprovalRecord, Journal
 from opsflow.errors import OpsflowError
-from opsflow.model.flow import Node
+from opsflow.model.flow import FlowInput, Node
 
 if TYPE_CHECKING:
     from opsflow.engine.local import ActiveRun
@@ -106,40 +106,18 @@ def check_answers(form: Mapping[str, Any] | None, fields: Mapping[str, Any]) -> 
 
 
 def _answer(name: str, prop: Mapping[str, Any], value: Any) -> Any:
-    kind = prop.get("type", "string")
-    text = value.strip() if isinstance(value, str) else None
+    """Convert and check one answer with the same rules as flow inputs, plus text lengths."""
+    spec = FlowInput(
+        type=prop.get("type", "string"),
+        enum=prop.get("enum"),
+        pattern=prop.get("pattern"),
+        minimum=prop.get("minimum"),
+        maximum=prop.get("maximum"),
+    )
     try:
-        if kind == "boolean":
-            if isinstance(value, bool):
-                converted: Any = value
-            elif text is not None and text.lower() in ("true", "yes", "1", "false", "no", "0"):
-                converted = text.lower() in ("true", "yes", "1")
-            else:
-                raise ValueError("expected yes or no")
-        elif kind == "integer":
-            converted = (
-                value if isinstance(value, int) and not isinstance(value, bool) else int(str(text))
-            )
-        elif kind == "number":
-            converted = (
-                value
-                if isinstance(value, int | float) and not isinstance(value, bool)
-                else float(str(text))
-            )
-        else:
-            if not isinstance(value, str):
-                raise ValueError("expected text")
-            converted = value
-    except (ValueError, TypeError) as exc:
-        raise ApprovalError(f"form field '{name}' is {kind}: {exc}") from None
-    if prop.get("enum") is not None and converted not in prop["enum"]:
-        allowed = ", ".join(json.dumps(v) for v in prop["enum"])
-        raise ApprovalError(f"form field '{name}' must be one of {allowed}")
-    if isinstance(converted, int | float) and not isinstance(converted, bool):
-        if prop.get("minimum") is not None and converted < prop["minimum"]:
-            raise ApprovalError(f"form field '{name}' must be at least {prop['minimum']}")
-        if prop.get("maximum") is not None and converted > prop["maximum"]:
-            raise ApprovalError(f"form field '{name}' must be at most {prop['maximum']}")
+        converted = coerce_value(name, spec, value, what="form field")
+    except InputError as exc:
+        raise ApprovalError(str(exc)) from None
     if isinstance(converted, str):
         if prop.get("minLength") is not None and len(converted) < prop["minLength"]:
             raise ApprovalError(
@@ -147,8 +125,6 @@ def _answer(name: str, prop: Mapping[str, Any], value: Any) -> Any:
             )
         if prop.get("maxLength") is not None and len(converted) > prop["maxLength"]:
             raise ApprovalError(f"form field '{name}' takes at most {prop['maxLength']} characters")
-        if prop.get("pattern") and not re.search(prop["pattern"], converted):
-            raise ApprovalError(f"form field '{name}' must match {prop['pattern']!r}")
     return converted
 
 

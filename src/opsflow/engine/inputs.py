@@ -48,14 +48,17 @@ def coerce_inputs(declared: Mapping[str, FlowInput], given: Mapping[str, Any]) -
     return values
 
 
-def coerce_value(name: str, spec: FlowInput, value: Any) -> Any:
-    """Convert one value (text from a terminal, or JSON) to the input's type and check it."""
-    converted = _convert(name, spec, value)
-    _check(name, spec, converted)
+def coerce_value(name: str, spec: FlowInput, value: Any, *, what: str = "input") -> Any:
+    """Convert one value (text from a terminal, or JSON) to the input's type and check it.
+
+    `what` names the thing in messages ("input", "form field").
+    """
+    converted = _convert(f"{what} '{name}'", spec, value)
+    _check(f"{what} '{name}'", spec, converted)
     return converted
 
 
-def _convert(name: str, spec: FlowInput, value: Any) -> Any:
+def _convert(label: str, spec: FlowInput, value: Any) -> Any:
     kind = spec.type
     text = value.strip() if isinstance(value, str) else None
     try:
@@ -94,25 +97,23 @@ def _convert(name: str, spec: FlowInput, value: Any) -> Any:
         return parsed
     except (ValueError, TypeError) as exc:
         shown = repr(value)[:60]
-        raise InputError(f"input '{name}' is of type {kind}, and {shown} is not ({exc})") from None
+        raise InputError(f"{label} is of type {kind}, and {shown} is not ({exc})") from None
 
 
-def _check(name: str, spec: FlowInput, value: Any) -> None:
+def _check(label: str, spec: FlowInput, value: Any) -> None:
     if spec.enum is not None and value not in spec.enum:
         allowed = ", ".join(json.dumps(v) for v in spec.enum)
-        raise InputError(f"input '{name}' must be one of {allowed}; got {value!r}")
+        raise InputError(f"{label} must be one of {allowed}; got {value!r}")
     if isinstance(value, int | float) and not isinstance(value, bool):
         if spec.minimum is not None and value < spec.minimum:
-            raise InputError(f"input '{name}' must be at least {spec.minimum:g}; got {value!r}")
+            raise InputError(f"{label} must be at least {spec.minimum:g}; got {value!r}")
         if spec.maximum is not None and value > spec.maximum:
-            raise InputError(f"input '{name}' must be at most {spec.maximum:g}; got {value!r}")
+            raise InputError(f"{label} must be at most {spec.maximum:g}; got {value!r}")
     if isinstance(value, str):
         if spec.pattern is not None and not re.search(spec.pattern, value):
-            raise InputError(
-                f"input '{name}' must match the pattern {spec.pattern!r}; got {value!r}"
-            )
+            raise InputError(f"{label} must match the pattern {spec.pattern!r}; got {value!r}")
         if spec.format is not None and not _has_format(spec.format, value):
-            raise InputError(f"input '{name}' must be a {spec.format}; got {value!r}")
+            raise InputError(f"{label} must be a {spec.format}; got {value!r}")
 
 
 def _has_format(fmt: str, value: str) -> bool:
