@@ -21,7 +21,7 @@ import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -60,6 +60,25 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("crashpack") / "site"
     install_pack(folder)
     return folder
+
+
+Launch = Callable[..., "Opsflow"]
+
+
+@pytest.fixture
+def launch(site: Path) -> Iterator[Launch]:
+    """Start `python -m opsflow ARGS` with the pack installed; kill what a failure left running."""
+    started: list[Opsflow] = []
+
+    def start(*args: str | Path) -> Opsflow:
+        process = Opsflow(site, *args)
+        started.append(process)
+        return process
+
+    yield start
+    for process in started:
+        if process.popen.returncode is None:
+            process.kill()
 
 
 def append_node(node_id: str, ledger: Path, *, idempotent: bool, **params: Any) -> dict[str, Any]:
@@ -201,7 +220,9 @@ def check_printed_events(processes: list[Opsflow], journaled: list[Event], where
                 f"the journal has {by_seq.get(event['seq'])}"
             )
         if printed and process.args[0] == "runs":
-            assert printed[0]["kind"] == "run_resumed", f"{where}: {printed[0]}"
+            first = (printed[0]["kind"], printed[0]["data"].get("outcome"))
+            refused = first in (("run_finished", "interrupted"), ("log", None))
+            assert first[0] == "run_resumed" or refused, f"{where}: {printed[0]}"
 
 
 def check_journal_complete(events: list[Event], flow_nodes: list[str], where: str) -> None:
@@ -284,17 +305,8 @@ def kill_at_random(process: Opsflow, rng: random.Random, most_events: int) -> bo
     return process.kill()
 
 
-def crash_iteration(site: Path, folder: Path, seed: int) -> Crashes:
+def crash_iteration(launch: Launch, folder: Path, seed: int) -> Crashes:
     processes: list[Opsflow] = []
-    try:
-        return crash_and_resume(site, folder, seed, processes)
-    finally:
-        for process in processes:
-            if process.popen.returncode is None:
-                process.kill()
-
-
-def crash_and_resume(site: Path, folder: Path, seed: int, processes: list[Opsflow]) -> Crashes:
     rng = random.Random(seed)
     crashes = Crashes(seed)
     folder.mkdir()
@@ -302,7 +314,7 @@ def crash_and_resume(site: Path, folder: Path, seed: int, processes: list[Opsflo
     flow, idempotent, edges = crash_flow(folder, ledger, rng)
     all_nodes = ["start", *idempotent]
 
-    first = Opsflow(site, "run", flow, "--store", db, "--json")
+    first = launch("run", flow, "--store", db, "--json")
     processes.append(first)
     crashes.launches += 1
     # 1 + 2 * 15 + 1 events in all: stop short of the last node so that the kill lands.
@@ -332,7 +344,7 @@ def crash_and_resume(site: Path, folder: Path, seed: int, processes: list[Opsflo
         for node in sorted(rerun):
             args += ["--rerun", node]
             crashes.reruns_given[node] += 1
-        resume = Opsflow(site, *args)
+        resume = launch(*args)
         processes.append(resume)
         crashes.launches += 1
         if resume_kills_left and rng.random() < 0.3:
@@ -355,14 +367,19 @@ def crash_and_resume(site: Path, folder: Path, seed: int, processes: list[Opsflo
         crashes.history.append(f"resume {sorted(rerun)} exited {code}: {message.strip()[:80]}")
         named = set(BLOCKED.findall(message.split("and it is not safe")[0]))
         assert stuck and named == stuck, (
-            f"{crashes.where()}: expected a refusal naming {sorted(stuck)}, got exit {code}: "
-            f"{message}"
+            f"{crashes.where()}: expected a refusal naming {sorted(stuck)} and saying how to "
+            f"continue; got exit {code} and the output {message!r}"
         )
         assert code != 0 and "not safe to repeat" in message, f"{crashes.where()}: {message}"
         assert re.search(rf"--rerun ({'|'.join(stuck)})`", message), message
         assert re.search(rf"`--skip ({'|'.join(stuck)})`", message), message
         assert journal_state(db, run_id)[0].state == "interrupted", crashes.where()
-        assert resume.events() == [], f"{crashes.where()}: a refused resume printed events"
+        said = [
+            (e["kind"], e["data"].get("outcome") or e["data"].get("level")) for e in resume.events()
+        ]
+        assert said in ([("run_finished", "interrupted")], [("log", "error")]), (
+            f"{crashes.where()}: a refused resume ran something: {said}"
+        )
         crashes.blocked += 1
         rerun |= named
 
@@ -399,12 +416,12 @@ def crash_and_resume(site: Path, folder: Path, seed: int, processes: list[Opsflo
 
 
 def test_kill_9_at_random_points_then_resume_runs_finished_nodes_once(
-    site: Path, tmp_path: Path
+    launch: Launch, tmp_path: Path
 ) -> None:
     seeds = [SEED + index for index in range(ITERATIONS)]
     with ThreadPoolExecutor(max_workers=2) as pool:
         futures = [
-            pool.submit(crash_iteration, site, tmp_path / f"i{index:02d}", seed)
+            pool.submit(crash_iteration, launch, tmp_path / f"i{index:02d}", seed)
             for index, seed in enumerate(seeds)
         ]
         outcomes = [future.result() for future in futures]
@@ -423,7 +440,7 @@ def test_kill_9_at_random_points_then_resume_runs_finished_nodes_once(
 
 @pytest.mark.parametrize("how", ["idempotent", "skip", "rerun"])
 def test_node_in_flight_at_kill_is_rerun_or_asked_about(
-    site: Path, tmp_path: Path, how: str
+    launch: Launch, tmp_path: Path, how: str
 ) -> None:
     """Kill while `slow` is held before writing its line, then resume as the operator would."""
     db, ledger, hold = tmp_path / "runs.sqlite", tmp_path / "ledger.txt", tmp_path / "hold"
@@ -436,7 +453,7 @@ def test_node_in_flight_at_kill_is_rerun_or_asked_about(
     ]
     write_flow(flow, nodes, [("start", "before"), ("before", "slow"), ("slow", "after")])
 
-    run = Opsflow(site, "run", flow, "--store", db, "--json")
+    run = launch("run", flow, "--store", db, "--json")
     started = run.wait_until(
         lambda events: any(e["kind"] == "node_started" and e["node"] == "slow" for e in events),
         timeout=60,
@@ -453,20 +470,23 @@ def test_node_in_flight_at_kill_is_rerun_or_asked_about(
     if how != "idempotent":
         # The refusal must be explained both to scripts (--json) and to people (text).
         output = ["--json"] if how == "skip" else []
-        refused = Opsflow(site, "runs", "resume", run_id, "--store", db, *output)
+        refused = launch("runs", "resume", run_id, "--store", db, *output)
         refused_code = refused.finish()
         message = refused.said()
         assert "'slow' (crashtest.append)" in message, message
         assert f"`opsflow runs resume {run_id} --rerun slow`" in message, message
         assert "`--skip slow`" in message, message
-        assert refused.events() == []
+        if output:
+            [event] = refused.events()
+            assert event["kind"] == "run_finished" and event["data"]["outcome"] == "interrupted"
+            assert "--skip slow" in event["data"]["error"]
         record, results, _ = journal_state(db, run_id)
         assert record.state == "interrupted"
         assert results["slow"].state == "running"
         assert ledger_lines(ledger) == ["before"]
 
     flags = {"idempotent": [], "skip": ["--skip", "slow"], "rerun": ["--rerun", "slow"]}[how]
-    resume = Opsflow(site, "runs", "resume", run_id, "--store", db, "--json", *flags)
+    resume = launch("runs", "resume", run_id, "--store", db, "--json", *flags)
     processes.append(resume)
     assert resume.finish() == 0, resume.stderr
     assert resume.stderr == ""

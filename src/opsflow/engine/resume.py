@@ -91,7 +91,6 @@ async def resume_run(
             blocked.append(node_id)
     if blocked:
         names = ", ".join(f"'{n}' ({runner.specs[n].type})" for n in blocked)
-        journal.mark_interrupted(record.id)
         run.error = (
             f"the run stopped while {names} was running, and it is not safe to repeat "
             "blindly: it may or may not have acted. Check, then continue with "
@@ -99,6 +98,12 @@ async def resume_run(
             f"`--skip {blocked[0]}` (count it as done)"
         )
         run.interrupted = True
+        # Said in the stream and the journal, so scripts and `runs show` see it too.
+        if record.state == "interrupted":
+            run.emit("log", None, {"level": "error", "message": run.error})
+        else:
+            run.emit("run_finished", None, {"outcome": "interrupted", "error": run.error})
+        run.flush()
         return run.result()
     run.emit("run_resumed", None, {"how": "resume"})
     first = Step(ready=[])
