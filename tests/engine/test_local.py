@@ -483,3 +483,28 @@ def test_escalation_is_announced_once() -> None:
     assert result.nodes["ask"].port == "timeout"
     escalations = [e for e in events if e.kind == "approval_escalated"]
     assert len(escalations) == 1 and escalations[0].data["to"] == ["group:leads"]
+
+
+def test_run_timeout_stops_the_run() -> None:
+    flow = make_flow(
+        [n("start", "trigger.manual"), n("slow", sleep_s=30)],
+        ["start.out>slow"],
+        settings={"timeout_s": 0.3},
+    )
+    started = time.monotonic()
+    result, events = run(flow)
+    assert time.monotonic() - started < 10
+    assert result.status == "cancelled"
+    assert result.error == "the run took longer than its timeout of 0.3 s and was stopped"
+    assert events[-1].data["outcome"] == "cancelled"
+
+
+def test_node_type_without_executor_fails_with_advice() -> None:
+    flow = make_flow(
+        [n("start", "trigger.manual"), n("ping", "action.http", url="https://example.com/")],
+        ["start.out>ping"],
+    )
+    result, _ = run(flow)
+    assert result.status == "failed"
+    assert "action.http cannot run here" in (result.error or "")
+    assert "--dry-run" in (result.error or "")

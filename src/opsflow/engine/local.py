@@ -667,7 +667,11 @@ class ActiveRun:
         if spec.type == "control.foreach":
             return await nested.run_foreach(self, node, rendered)
         if spec.executor is None:
-            raise NodeError(f"{spec.type} has no executor installed", retryable=False)
+            raise NodeError(
+                f"{spec.type} cannot run here: no executor for it is installed in this version "
+                "of Opsflow; `--dry-run` shows what it would do",
+                retryable=False,
+            )
         executor = load_executor(spec.executor)
         call = self.call(node, spec, rendered, attempt)
         if is_async(executor):
