@@ -53,9 +53,9 @@ def environment() -> ImmutableSandboxedEnvironment:
     """The one sandboxed environment; `undefined` is strict so typos fail loudly.
 
     Its class carries the guards of evaluation (refusals, time and size limits), which live
-    in `opsflow.expr.evaluate`.
+    in `opsflow.expr.sandbox`.
     """
-    from opsflow.expr.evaluate import GuardedSandbox  # evaluate imports this module
+    from opsflow.expr.sandbox import GuardedSandbox  # the sandbox imports this module
 
     env = GuardedSandbox()
     env.filters["fromjson"] = from_json
