@@ -373,6 +373,9 @@ class _Progress:
                 else ""
             )
             extra += " (pinned)" if data.get("pinned") else ""
+            would = _would_do(data.get("output"))
+            if would:
+                extra += f"\n    would run {would}"
             return f"{node} → {data.get('port')} {_seconds(data.get('duration_s'))}{extra}"
         if event.kind == "node_failed":
             return f"{node} failed: {data.get('error')}"
@@ -446,6 +449,21 @@ class _Progress:
                 f"then `opsflow runs resume {result.run_id}`"
             )
         print(line, file=self.out, flush=True)
+
+
+def _would_do(output: Any) -> str:
+    """One line of what a simulated node would have done, for dry runs."""
+    if not isinstance(output, dict) or not output.get("dry_run") or "params" not in output:
+        return ""
+    shown = {k: v for k, v in output["params"].items() if v not in (None, [], {}, "")}
+    text = json.dumps(shown, ensure_ascii=False, separators=(", ", ": "), default=str)
+    if len(text) > WOULD_DO_CHARS:
+        text = text[: WOULD_DO_CHARS - 1] + "…"
+    return f"{output.get('would_run')} {text}"
+
+
+#: How much of a simulated node's parameters a dry run prints (`--json` has them all).
+WOULD_DO_CHARS = 240
 
 
 def _node_table(rows: list[tuple[str, str, str | None, int, float | None]]) -> str:

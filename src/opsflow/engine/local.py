@@ -628,7 +628,9 @@ class ActiveRun:
         if self.options.dry_run and spec.type not in _RUNNER_TYPES:
             params = self.runner.params[node.id]
             if spec.has_side_effects(params) or spec.executor is None:
-                return NodeOutcome({"dry_run": True, "would_run": spec.type, "params": rendered})
+                # What the flow says, rendered; node_started has every default too.
+                chosen = {k: v for k, v in rendered.items() if k in params.model_fields_set}
+                return NodeOutcome({"dry_run": True, "would_run": spec.type, "params": chosen})
             if spec.type == "action.wait":
                 return NodeOutcome({"dry_run": True, "would_wait": rendered})
         return None
