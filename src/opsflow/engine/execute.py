@@ -51,6 +51,9 @@ class NodeCall:
     #: since runs of the same node may share it.
     params: dict[str, Any]
     attempt: int
+    #: The node's timeout: executors that start processes or connections enforce it
+    #: themselves (the runner cannot stop a thread), killing what they started.
+    timeout_s: float | None = None
     #: Writes a line to the run's log (already redacted by the runner).
     log: Callable[[str, str], None] = field(default=lambda level, message: None)
 

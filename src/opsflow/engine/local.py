@@ -644,6 +644,7 @@ class ActiveRun:
             spec=spec,
             params=rendered,
             attempt=attempt,
+            timeout_s=node.timeout_s,
             log=lambda level, message: self.log(node.id, level, message),
         )
 
