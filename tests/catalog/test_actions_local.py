@@ -8,7 +8,6 @@ import pytest
 
 from opsflow.catalog.builtin.actions_local import SPECS, FileParams, ScriptParams, ShellParams
 from opsflow.catalog.fields import walk_strings
-from opsflow.catalog.spec import ACTION_PORTS, NodeSpec
 from tests.catalog.helpers import rejection
 
 SPEC = {spec.type: spec for spec in SPECS}
@@ -41,15 +40,6 @@ FILE_FULL: dict[str, Any] = {
     "overwrite": True,
     "create_dirs": True,
 }
-
-
-@pytest.mark.parametrize("spec", SPECS, ids=lambda spec: spec.type)
-def test_specs_are_actions_with_a_schema(spec: NodeSpec) -> None:
-    assert spec.category == "action"
-    assert spec.ports == ACTION_PORTS
-    assert spec.version == 1
-    assert spec.icon == spec.type.replace(".", "-")
-    assert spec.doc and spec.params.model_json_schema()["properties"]
 
 
 def test_file_doc_says_paths_outside_the_roots_are_refused() -> None:

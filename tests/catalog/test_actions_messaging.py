@@ -13,7 +13,6 @@ from opsflow.catalog.builtin.actions_messaging import (
     TicketParams,
 )
 from opsflow.catalog.fields import walk_strings
-from opsflow.catalog.spec import ACTION_PORTS, NodeSpec
 from tests.catalog.helpers import rejection
 
 SPEC = {spec.type: spec for spec in SPECS}
@@ -93,15 +92,6 @@ TICKET_REST: dict[str, Any] = {
 
 def _paths(params: Any) -> set[tuple[str, str]]:
     return {(path, kind) for path, _, kind in walk_strings(params)}
-
-
-@pytest.mark.parametrize("spec", SPECS, ids=lambda spec: spec.type)
-def test_specs_are_actions_with_a_schema(spec: NodeSpec) -> None:
-    assert spec.category == "action"
-    assert spec.ports == ACTION_PORTS
-    assert spec.version == 1
-    assert spec.icon == spec.type.replace(".", "-")
-    assert spec.doc and spec.params.model_json_schema()["properties"]
 
 
 def test_email_minimal_gets_safe_defaults() -> None:

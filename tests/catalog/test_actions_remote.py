@@ -8,7 +8,6 @@ import pytest
 
 from opsflow.catalog.builtin.actions_remote import SPECS, HttpParams, SshParams
 from opsflow.catalog.fields import walk_strings
-from opsflow.catalog.spec import ACTION_PORTS, NodeSpec
 from tests.catalog.helpers import rejection
 
 SPEC = {spec.type: spec for spec in SPECS}
@@ -49,15 +48,6 @@ SSH_FULL: dict[str, Any] = {
     "success_exit_codes": [0, 3],
     "env": {"LANG": "C.UTF-8", "TICKET": "{{ nodes.ticket.output.id }}"},
 }
-
-
-@pytest.mark.parametrize("spec", SPECS, ids=lambda spec: spec.type)
-def test_specs_are_actions_with_a_schema(spec: NodeSpec) -> None:
-    assert spec.category == "action"
-    assert spec.ports == ACTION_PORTS
-    assert spec.version == 1
-    assert spec.icon == spec.type.replace(".", "-")
-    assert spec.doc and spec.params.model_json_schema()["properties"]
 
 
 def test_http_minimal_gets_safe_defaults() -> None:
