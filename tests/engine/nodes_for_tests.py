@@ -62,8 +62,15 @@ def test_catalog() -> Catalog:
             _spec("test.act", "tests.engine.nodes_for_tests:record", True),
             _spec("test.pure", "tests.engine.nodes_for_tests:record", False),
             _spec("test.blocking", "tests.engine.nodes_for_tests:record_sync", True),
+            _spec("test.chatty", "tests.engine.nodes_for_tests:chatty_sync", True),
         ]
     )
 
 
 test_catalog.__test__ = False  # type: ignore[attr-defined]  # not a pytest test
+
+
+def chatty_sync(call: NodeCall) -> NodeOutcome:
+    """Logs from its worker thread, as blocking executors do."""
+    call.log("info", f"hello from {call.node.id}")
+    return NodeOutcome({"logged": True})

@@ -508,3 +508,14 @@ def test_node_type_without_executor_fails_with_advice() -> None:
     assert result.status == "failed"
     assert "action.http cannot run here" in (result.error or "")
     assert "--dry-run" in (result.error or "")
+
+
+def test_blocking_executors_can_log_from_their_thread(tmp_path: Path) -> None:
+    flow = make_flow([n("start", "trigger.manual"), n("talk", "test.chatty")], ["start.out>talk"])
+    with Journal(tmp_path / "j.sqlite") as journal:
+        result, events = run(flow, journal)
+        stored = journal.events(result.run_id)
+    assert result.status == "succeeded", result.error
+    [line] = [e for e in events if e.kind == "log"]
+    assert line.node == "talk" and line.data["message"] == "hello from talk"
+    assert [e.to_json() for e in stored] == [e.to_json() for e in events]

@@ -246,6 +246,7 @@ class ActiveRun:
         self.redactor = Redactor(self.options.secrets)
         self.seq = 1
         self.pending: list[Event] = []
+        self.event_loop = asyncio.get_running_loop()
         self.flush_scheduled = False
         self.started_at = time.time()
         self.error: str | None = None
@@ -303,6 +304,17 @@ class ActiveRun:
 
     def log(self, node: str | None, level: str, message: str) -> None:
         self.emit("log", node, {"level": level, "message": message})
+
+    def log_from_anywhere(self, node: str | None, level: str, message: str) -> None:
+        """`log` for executors, which may run in a worker thread."""
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is self.event_loop:
+            self.log(node, level, message)
+        else:
+            self.event_loop.call_soon_threadsafe(self.log, node, level, message)
 
     def replay(self, events: Iterable[Event]) -> None:
         """Rebuild outputs, variables and reports from a journal, for a resumed run."""
@@ -645,7 +657,7 @@ class ActiveRun:
             params=rendered,
             attempt=attempt,
             timeout_s=node.timeout_s,
-            log=lambda level, message: self.log(node.id, level, message),
+            log=lambda level, message: self.log_from_anywhere(node.id, level, message),
         )
 
     def render(self, node_id: str, spec: NodeSpec, params: BaseModel) -> dict[str, Any]:

@@ -1,0 +1,281 @@
+"""Executors of the nodes that run programs on this machine: `action.shell` and `action.script`.
+
+Commands are argument lists: each rendered value is one argument and nothing is parsed by a
+shell. Every process starts in its own session (process group), so a timeout kills it with
+everything it started (SIGTERM, a short grace, then SIGKILL to the whole group). Processes
+it leaves behind still holding its output open are killed the same way once it exits; a
+command meant to start a daemon should detach it (setsid, and redirect its output).
+
+Known gap, `shell: true`: the line reaches this module already rendered, so it cannot tell
+which parts came from run data and cannot quote them; it runs the line as written with
+`/bin/sh -c` (cmd.exe on Windows). Quoting rendered values needs a hook in the renderer,
+which the engine owns; until then prefer argument lists, or pass run data through `env`.
+
+With `inherit_env` off the process sees only `env`: PATH is then absent unless given (the
+program itself is still looked up in /bin:/usr/bin).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from contextlib import ExitStack, suppress
+from typing import IO, Any
+
+from opsflow.engine.execute import NodeCall, NodeError, NodeOutcome
+
+#: How long a process group gets to end after SIGTERM before it is sent SIGKILL.
+TERM_GRACE_S = 2.0
+#: How long output pipes may stay open after the process exits (held by its leftovers).
+LEFTOVER_GRACE_S = 2.0
+
+_SCRIPT_FILES = {"bash": "script.sh", "python": "script.py", "powershell": "script.ps1"}
+
+
+def shell(call: NodeCall) -> NodeOutcome:
+    params = call.params
+    command = [_text(item) for item in params["command"]]
+    if params.get("shell"):
+        if sys.platform == "win32":
+            argv = [os.environ.get("COMSPEC", "cmd.exe"), "/d", "/s", "/c", command[0]]
+        else:
+            argv = ["/bin/sh", "-c", command[0]]
+        what = "the shell line"
+    else:
+        argv = command
+        what = f"'{command[0]}'"
+    env = _environment(params.get("env") or {}, inherit=params.get("inherit_env", True))
+    return _run(call, argv, what, env)
+
+
+def script(call: NodeCall) -> NodeOutcome:
+    params = call.params
+    language = params["language"]
+    env = _environment(params.get("env") or {}, inherit=params.get("inherit_env", True))
+    # mkdtemp creates the folder readable by this user only (0700).
+    folder = tempfile.mkdtemp(prefix="opsflow-script-")
+    try:
+        path = os.path.join(folder, _SCRIPT_FILES[language])
+        with open(path, "w", encoding="utf-8", newline="\n") as file:
+            file.write(params["body"])
+        args = [_text(arg) for arg in params.get("args") or []]
+        if language == "bash":
+            argv = ["bash", path, *args]
+        elif language == "python":
+            argv = [sys.executable, path, *args]
+        else:
+            pwsh = shutil.which("pwsh", path=os.pathsep.join(os.get_exec_path(env)))
+            if pwsh is None:
+                raise NodeError(
+                    f"node '{call.node.id}': PowerShell 7 (pwsh) is not installed on this "
+                    "machine, so the powershell script cannot run; install PowerShell 7 or "
+                    "choose bash or python",
+                    retryable=False,
+                )
+            argv = [pwsh, "-NoProfile", "-NonInteractive", "-File", path, *args]
+        return _run(call, argv, f"the {language} script", env)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _run(call: NodeCall, argv: Sequence[str], what: str, env: Mapping[str, str]) -> NodeOutcome:
+    """Start `argv`, feed stdin, capture capped output, enforce the timeout, map the exit code."""
+    params = call.params
+    limit = int(params["max_output_bytes"])
+    success_codes = {int(code) for code in params["success_exit_codes"]}
+    stdin = params.get("stdin")
+    stdin_bytes = None if stdin is None else _text(stdin).encode("utf-8")
+    with ExitStack() as stack:
+        cwd = _working_folder(call, stack)
+        started = time.monotonic()
+        proc = _start(call, argv, what, cwd, env, stdin_bytes is not None)
+        assert proc.stdout is not None and proc.stderr is not None
+        out, err = _Capture(proc.stdout, limit), _Capture(proc.stderr, limit)
+        if stdin_bytes is not None:
+            assert proc.stdin is not None
+            _feed(proc.stdin, stdin_bytes)
+        timeout = call.timeout_s
+        timed_out = False
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            timed_out = True
+            _kill_group(proc)
+        if not (out.finish(LEFTOVER_GRACE_S) and err.finish(LEFTOVER_GRACE_S)):
+            _kill_group(proc)
+            out.finish(1.0)
+            err.finish(1.0)
+        code = proc.returncode
+        output: dict[str, Any] = {
+            "exit_code": code,
+            "stdout": out.text(),
+            "stderr": err.text(),
+            "stdout_truncated": out.truncated,
+            "stderr_truncated": err.truncated,
+            "duration_s": round(time.monotonic() - started, 3),
+        }
+    if timed_out:
+        raise NodeError(
+            f"{what} timed out after {timeout or 0:g} s; the process group was killed",
+            output=output,
+            retryable=True,
+        )
+    if code not in success_codes:
+        message = f"{what} exited with code {code}"
+        if code < 0 and sys.platform != "win32":
+            message += f" (killed by {signal.Signals(-code).name})"
+        last = _last_line(output["stderr"])
+        raise NodeError(f"{message}: {last}" if last else message, output=output, retryable=True)
+    return NodeOutcome(output=output)
+
+
+def _start(
+    call: NodeCall,
+    argv: Sequence[str],
+    what: str,
+    cwd: str,
+    env: Mapping[str, str],
+    with_stdin: bool,
+) -> subprocess.Popen[bytes]:
+    node = f"node '{call.node.id}'"
+    try:
+        return subprocess.Popen(
+            list(argv),
+            cwd=cwd,
+            env=dict(env),
+            stdin=subprocess.PIPE if with_stdin else subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            start_new_session=sys.platform != "win32",
+            creationflags=getattr(subprocess, "CREATE_NEW_PROCESS_GROUP", 0),
+        )
+    except FileNotFoundError:
+        where = "" if os.sep in argv[0] else " in PATH"
+        raise NodeError(
+            f"{node}: program '{argv[0]}' was not found{where}; install it or give its "
+            "absolute path in `command[0]`",
+            retryable=False,
+        ) from None
+    except PermissionError:
+        raise NodeError(
+            f"{node}: program '{argv[0]}' is not executable by this user; check its "
+            "permissions (chmod +x) or run it through its interpreter",
+            retryable=False,
+        ) from None
+    except (OSError, ValueError) as exc:  # e.g. a NUL byte in a rendered argument
+        raise NodeError(f"{node}: {what} could not start: {exc}", retryable=False) from None
+
+
+def _working_folder(call: NodeCall, stack: ExitStack) -> str:
+    """The rendered `cwd`, checked; empty means a fresh temporary folder, removed afterwards."""
+    cwd = call.params.get("cwd")
+    text = "" if cwd is None else _text(cwd)
+    if not text:
+        return stack.enter_context(tempfile.TemporaryDirectory(prefix="opsflow-run-"))
+    node = f"node '{call.node.id}'"
+    if not os.path.isabs(text):
+        raise NodeError(
+            f"{node}: `cwd` rendered to '{text}', a relative path; give an absolute one",
+            retryable=False,
+        )
+    if not os.path.isdir(text):
+        raise NodeError(
+            f"{node}: the working folder `cwd` '{text}' does not exist or is not a folder; "
+            "create it first or change `cwd`",
+            retryable=False,
+        )
+    return text
+
+
+def _environment(extra: Mapping[str, Any], *, inherit: bool) -> dict[str, str]:
+    base = dict(os.environ) if inherit else {}
+    return base | {name: _text(value) for name, value in extra.items()}
+
+
+def _kill_group(proc: subprocess.Popen[bytes]) -> None:
+    """End the process and everything in its group: SIGTERM, a short grace, then SIGKILL."""
+    if sys.platform == "win32":
+        proc.kill()  # Windows has no process groups to signal; this ends the program only
+        proc.wait()
+        return
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+    except ProcessLookupError:
+        proc.wait()
+        return
+    deadline = time.monotonic() + TERM_GRACE_S
+    while time.monotonic() < deadline:
+        proc.poll()  # reap the leader, so an empty group is seen as empty
+        try:
+            os.killpg(proc.pid, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.05)
+    else:
+        with suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+
+
+class _Capture:
+    """Reads one output pipe in a thread, keeping its first `limit` bytes and draining the rest."""
+
+    def __init__(self, stream: IO[bytes], limit: int) -> None:
+        self.data = bytearray()
+        self.truncated = False
+        self._limit = limit
+        self._thread = threading.Thread(target=self._read, args=(stream,), daemon=True)
+        self._thread.start()
+
+    def _read(self, stream: IO[bytes]) -> None:
+        with stream:
+            while chunk := os.read(stream.fileno(), 65536):
+                room = self._limit - len(self.data)
+                if len(chunk) > room:
+                    self.truncated = True
+                self.data += chunk[: max(room, 0)]
+
+    def finish(self, timeout: float) -> bool:
+        """Wait for the pipe to close; False if it is still held open after `timeout`."""
+        self._thread.join(timeout)
+        return not self._thread.is_alive()
+
+    def text(self) -> str:
+        return bytes(self.data).decode("utf-8", errors="replace")
+
+
+def _feed(pipe: IO[bytes], data: bytes) -> None:
+    """Write stdin in a thread, so a process that reads slowly (or never) cannot block us."""
+
+    def write() -> None:
+        try:
+            with pipe:
+                pipe.write(data)
+        except OSError:
+            pass  # the process stopped reading; its exit code tells the story
+
+    threading.Thread(target=write, daemon=True).start()
+
+
+def _text(value: Any) -> str:
+    """A rendered value as one argument: text stays, JSON values are written as JSON."""
+    if isinstance(value, str):
+        return value
+    if value is None:
+        return ""
+    if isinstance(value, bool | int | float):
+        return json.dumps(value)
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _last_line(text: str) -> str:
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return lines[-1][:500] if lines else ""
