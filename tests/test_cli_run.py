@@ -27,6 +27,12 @@ SAMPLE_INPUTS = {
         "start_date=2027-01-04",
     ],
     "tls-check-host": ["host=www.example.com"],
+    # Read-only steps run for real in a dry run: point them at what this machine has.
+    "nightly-disk-cleanup": ["log_dir=/var/log"],
+}
+#: Read-only steps whose folders only exist on the real servers get a pinned answer.
+SAMPLE_PINS = {
+    "backup-verification": [f"list_backups=@{ROOT / 'tests/fixtures/pins/backup-list.json'}"],
 }
 
 
@@ -50,6 +56,8 @@ def test_every_sample_flow_dry_runs(sample: Path, tmp_path: Path) -> None:
         args += ["--payload", f"@{PAYLOADS / f'{name}.json'}"]
     for pair in SAMPLE_INPUTS.get(name, []):
         args += ["--input", pair]
+    for pin in SAMPLE_PINS.get(name, []):
+        args += ["--pin", pin]
     result = opsflow(*args, store=tmp_path / "j.sqlite")
     assert result.returncode == 0, result.stdout + result.stderr
     assert ": succeeded" in result.stdout and "(dry run)" in result.stdout
