@@ -38,6 +38,13 @@ class NodeOutcome:
     port: str | None = None
 
 
+def _no_credentials(name: str) -> dict[str, str]:
+    raise NodeError(
+        f"credential '{name}' is needed, but this run has no credential source",
+        retryable=False,
+    )
+
+
 @dataclass
 class NodeCall:
     """Everything an executor may use to run one attempt of one node."""
@@ -56,6 +63,10 @@ class NodeCall:
     timeout_s: float | None = None
     #: Writes a line to the run's log (already redacted by the runner).
     log: Callable[[str, str], None] = field(default=lambda level, message: None)
+    #: The fields of a named credential (e.g. {"username": ..., "password": ...}); the
+    #: runner masks every value it hands out in all output. Raises NodeError when the
+    #: credential cannot be found, saying where it was looked for.
+    credential: Callable[[str], dict[str, str]] = field(default=_no_credentials)
 
 
 SyncExecutor = Callable[[NodeCall], NodeOutcome]
