@@ -401,6 +401,10 @@ class _Progress:
         return None
 
     def _ask(self, event: Event) -> None:
+        with contextlib.suppress(EOFError):  # the terminal went away: leave it pending
+            self._ask_once(event)
+
+    def _ask_once(self, event: Event) -> None:
         assert self.control is not None and event.node is not None
         user = os.environ.get("OPSFLOW_USER") or getpass.getuser()
         while True:
@@ -422,6 +426,13 @@ class _Progress:
                 print(f"  {exc}", file=self.out, flush=True)
 
     def _debug(self, event: Event) -> None:
+        assert self.control is not None
+        with contextlib.suppress(EOFError):
+            self._debug_once()
+            return
+        self.control.abort()  # no terminal left to continue from
+
+    def _debug_once(self) -> None:
         assert self.control is not None
         while True:
             choice = input("  [c]ontinue / [s]tep / [a]bort: ").strip().lower()[:1]
