@@ -753,11 +753,12 @@ class ActiveRun:
         if self.runner.graph.error_wired[self.runner.graph.number(node_id)]:
             report.port = "error"
         self.outputs[node_id] = {"output": output, "error": message}
-        self.emit(
-            "node_failed",
-            node_id,
-            {"error": message, "attempt": attempt, "duration_s": report.duration_s},
-        )
+        data = {"error": message, "attempt": attempt, "duration_s": report.duration_s}
+        if report.port is not None:
+            data["port"] = report.port  # the failure goes on through `error`
+        if output is not None:
+            data["output"] = output
+        self.emit("node_failed", node_id, data)
         step = self.plan.node_failed(node_id)
         if self.plan.stopped == "failed" and self.error is None:
             self.error = f"node '{node_id}' failed: {message}"
