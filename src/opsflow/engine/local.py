@@ -331,10 +331,10 @@ class ActiveRun:
                     "succeeded", data.get("port"), data.get("attempt", 1), data.get("duration_s")
                 )
             elif event.kind == "node_failed":
-                self.outputs[node] = {"output": None, "error": data.get("error")}
+                self.outputs[node] = {"output": data.get("output"), "error": data.get("error")}
                 self.reports[node] = NodeReport(
                     "failed",
-                    None,
+                    data.get("port"),
                     data.get("attempt", 1),
                     data.get("duration_s"),
                     data.get("error"),
