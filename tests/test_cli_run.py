@@ -31,8 +31,16 @@ SAMPLE_INPUTS = {
     "nightly-disk-cleanup": ["log_dir=/var/log"],
 }
 #: Read-only steps whose folders only exist on the real servers get a pinned answer.
+PINS = ROOT / "tests" / "fixtures" / "pins"
+HTTP_OK = f"=@{PINS / 'http-200.json'}"
 SAMPLE_PINS = {
-    "backup-verification": [f"list_backups=@{ROOT / 'tests/fixtures/pins/backup-list.json'}"],
+    "backup-verification": [f"list_backups=@{PINS / 'backup-list.json'}"],
+    # Read-only HTTP calls run in a dry run too; example.com is not reachable from here.
+    "password-reset-selfservice": ["lookup_user" + HTTP_OK],
+    "patch-window": ["verify_service" + HTTP_OK],
+    "tls-certificate-expiry": ["fetch_endpoints" + HTTP_OK],
+    "tls-check-host": ["find_open_ticket" + HTTP_OK],
+    "web-outage-remediation": ["check_health" + HTTP_OK, "verify_health" + HTTP_OK],
 }
 
 

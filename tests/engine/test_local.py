@@ -501,12 +501,15 @@ def test_run_timeout_stops_the_run() -> None:
 
 def test_node_type_without_executor_fails_with_advice() -> None:
     flow = make_flow(
-        [n("start", "trigger.manual"), n("ping", "action.http", url="https://example.com/")],
+        [
+            n("start", "trigger.manual"),
+            n("ping", "action.ssh", host="web-01", user="ops", credential="k", command=["true"]),
+        ],
         ["start.out>ping"],
     )
     result, _ = run(flow)
     assert result.status == "failed"
-    assert "action.http cannot run here" in (result.error or "")
+    assert "action.ssh cannot run here" in (result.error or "")
     assert "--dry-run" in (result.error or "")
 
 

@@ -260,6 +260,7 @@ SPECS = [
         "Use it to call a REST API, trigger a webhook or check a health endpoint.",
         icon="action-http",
         params=HttpParams,
+        executor="opsflow.executors.http:http_request",
         ports=ACTION_PORTS,
         side_effects=_http_changes_things,
         idempotent=_http_idempotent,
