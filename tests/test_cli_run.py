@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -208,3 +209,60 @@ def test_runs_commands_refuse_unknown_runs(tmp_path: Path) -> None:
         assert result.returncode == 2 and "there is no run nope" in result.stderr
     result = opsflow("approve", "nope", "ask", "--approve", "--as", "alice", store=store)
     assert result.returncode == 2 and "there is no run nope" in result.stderr
+
+
+def test_secrets_never_reach_output_or_journal(tmp_path: Path) -> None:
+    """A token from the environment is sent, echoed back by the server, and masked everywhere."""
+    import http.server
+    import threading
+
+    token = "tok-" + "Zx9" * 12
+    seen: list[str] = []
+
+    class Echo(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            seen.append(self.headers.get("Authorization", ""))
+            body = json.dumps({"you_sent": seen[-1]}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Echo)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/whoami"
+        flow = flow_doc(
+            [
+                node("start", "trigger.manual"),
+                node("call", "action.http", url=url, auth="bearer", credential="api-token"),
+                node("note", "action.set_vars", values={"echo": "{{ nodes.call.output.text }}"}),
+            ],
+            [edge("start", "out", "call"), edge("call", "success", "note")],
+            credentials={"api-token": {"kind": "token"}},
+        )
+        store = tmp_path / "store" / "j.sqlite"
+        store.parent.mkdir()
+        env = {**os.environ, "OPSFLOW_CRED_API_TOKEN_TOKEN": token}
+        path = write(tmp_path / "f.flow.json", flow)
+        result = subprocess.run(
+            [*OPSFLOW, "run", str(path), "--json", "--store", str(store)],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env=env,
+            stdin=subprocess.DEVNULL,
+        )
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert seen == [f"Bearer {token}"], "the server got the real token"
+    assert token not in result.stdout + result.stderr
+    assert "«redacted»" in result.stdout
+    for path in store.parent.iterdir():
+        assert token.encode() not in path.read_bytes(), path.name

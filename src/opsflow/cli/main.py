@@ -14,7 +14,7 @@ import traceback
 from collections.abc import Sequence
 
 from opsflow import __version__
-from opsflow.cli import flow_commands, node_commands, run_commands
+from opsflow.cli import credential_commands, flow_commands, node_commands, run_commands
 from opsflow.errors import OpsflowError
 
 EXIT_OK = 0
@@ -34,6 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
     flow_commands.register(commands)
     node_commands.register(commands)
     run_commands.register(commands)
+    credential_commands.register(commands)
     return parser
 
 

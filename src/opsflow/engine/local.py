@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import random
+import threading
 import time
 import uuid
 from collections import deque
@@ -26,6 +27,7 @@ from pydantic import BaseModel, ValidationError
 from opsflow.catalog.fields import walk_strings
 from opsflow.catalog.registry import Catalog, default_catalog
 from opsflow.catalog.spec import NodeSpec
+from opsflow.credentials import resolve as resolve_credential
 from opsflow.engine import approvals, nested
 from opsflow.engine.events import Event, EventKind
 from opsflow.engine.execute import (
@@ -246,6 +248,9 @@ class ActiveRun:
         self.redactor = Redactor(self.options.secrets)
         self.seq = 1
         self.pending: list[Event] = []
+        #: Credentials resolved in this run, by name (fields); their values are masked.
+        self.credentials: dict[str, dict[str, str]] = {}
+        self.credentials_lock = threading.Lock()
         self.event_loop = asyncio.get_running_loop()
         self.flush_scheduled = False
         self.started_at = time.time()
@@ -304,6 +309,21 @@ class ActiveRun:
 
     def log(self, node: str | None, level: str, message: str) -> None:
         self.emit("log", node, {"level": level, "message": message})
+
+    def credential_fields(self, name: str) -> dict[str, str]:
+        """A credential's fields for an executor (any thread); its values are masked from now on."""
+        with self.credentials_lock:
+            fields = self.credentials.get(name)
+            if fields is None:
+                declared = self.runner.flow.credentials.get(name)
+                try:
+                    found = resolve_credential(name, declared.kind if declared else None)
+                except OpsflowError as exc:
+                    raise NodeError(str(exc), retryable=False) from None
+                for value in found.secret_values():
+                    self.redactor.add(value)
+                fields = self.credentials[name] = dict(found.fields)
+            return fields
 
     def log_from_anywhere(self, node: str | None, level: str, message: str) -> None:
         """`log` for executors, which may run in a worker thread."""
@@ -658,6 +678,7 @@ class ActiveRun:
             attempt=attempt,
             timeout_s=node.timeout_s,
             log=lambda level, message: self.log_from_anywhere(node.id, level, message),
+            credential=self.credential_fields,
         )
 
     def render(self, node_id: str, spec: NodeSpec, params: BaseModel) -> dict[str, Any]:
