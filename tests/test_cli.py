@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.flowdocs import SAMPLES, check_flow, edge, write
+from tests.flowdocs import ROOT, SAMPLES, check_flow, edge, write
 
 OPSFLOW = [sys.executable, "-m", "opsflow"]
 
@@ -197,3 +197,19 @@ def test_cycle_message_is_the_same_in_every_process(tmp_path: Path) -> None:
         outputs.add(result.stdout)
     assert len(outputs) == 1
     assert "check -> is_down -> restart -> check" in outputs.pop()
+
+
+def test_nodes_explain_shows_settings_ports_and_next_fires() -> None:
+    sample = ROOT / "sample_flows" / "nightly-disk-cleanup.flow.json"
+    result = opsflow("nodes", "explain", sample, "nightly", "--json", "--count", "3")
+    assert result.returncode == 0, result.stderr
+    explained = json.loads(result.stdout)
+    assert explained["ports"] == {"out": ["check_disk"]}
+    assert len(explained["next_fires"]) == 3
+    assert all(
+        t.endswith(("+01:00", "+02:00")) and "T02:30:00" in t for t in explained["next_fires"]
+    )
+    text = opsflow("nodes", "explain", sample, "over_threshold")
+    assert "true → delete_old_logs" in text.stdout and "false → notify_ok" in text.stdout
+    missing = opsflow("nodes", "explain", sample, "nightl")
+    assert missing.returncode == 2 and "did you mean nightly" in missing.stderr

@@ -7,12 +7,17 @@ import difflib
 import json
 import sys
 import textwrap
+from datetime import UTC, datetime
 from typing import Any
 
+from pydantic import ValidationError
+
+from opsflow.catalog.builtin.triggers import ScheduleParams, next_fire_times
 from opsflow.catalog.fields import KIND_KEY
 from opsflow.catalog.registry import default_catalog
 from opsflow.catalog.spec import NodeSpec
 from opsflow.errors import OpsflowError
+from opsflow.flowfile import load_flow
 
 EXIT_OK = 0
 
@@ -29,6 +34,13 @@ def register(commands: Any) -> None:
     show = actions.add_parser("show", help="document one node type")
     show.add_argument("type", metavar="TYPE", help="e.g. action.http")
     show.add_argument("--json", action="store_true", help="print as JSON")
+    explain = actions.add_parser(
+        "explain", help="what one node of a flow does, where it leads, and when it fires"
+    )
+    explain.add_argument("file", metavar="FILE")
+    explain.add_argument("node", metavar="NODE")
+    explain.add_argument("--count", type=int, default=5, help="fire times to show (schedules)")
+    explain.add_argument("--json", action="store_true", help="print as JSON")
     nodes.set_defaults(handler=run_nodes)
 
 
@@ -36,6 +48,8 @@ def run_nodes(args: argparse.Namespace) -> int:
     catalog = default_catalog()
     for problem in catalog.load_problems:
         print(f"opsflow: warning: {problem}", file=sys.stderr)
+    if args.nodes_action == "explain":
+        return _explain(args)
     if args.nodes_action == "show":
         spec = catalog.get(args.type)
         if spec is None:
@@ -115,3 +129,58 @@ def _type_name(prop: dict[str, Any]) -> str:
     options = prop.get("anyOf") or prop.get("oneOf") or []
     names = [_type_name(option) or "object" for option in options]
     return " | ".join(names)
+
+
+def _explain(args: argparse.Namespace) -> int:
+    """One node of a flow: its type, what it is set to, where each port leads, next fires."""
+    flow = load_flow(args.file)
+    node = flow.node_map().get(args.node)
+    if node is None:
+        close = difflib.get_close_matches(args.node, list(flow.node_map()), n=3)
+        hint = f" (did you mean {', '.join(close)}?)" if close else ""
+        raise OpsflowError(f"{args.file}: the flow has no node '{args.node}'{hint}")
+    spec = default_catalog().get(node.type)
+    assert spec is not None  # load_flow refuses unknown types
+    try:
+        params = spec.params.model_validate(node.params)
+    except ValidationError:
+        raise OpsflowError(
+            f"{args.file}: node '{node.id}' has invalid parameters; run `opsflow validate`"
+        ) from None
+    leads = {
+        port: [e.target for e in flow.edges if e.source == node.id and e.port == port]
+        for port in spec.output_ports(params)
+    }
+    fires: list[str] = []
+    if node.type == "trigger.schedule":
+        assert isinstance(params, ScheduleParams)
+        now = datetime.now(UTC)
+        fires = [t.isoformat() for t in next_fire_times(params, now, max(args.count, 0))]
+    if args.json:
+        document = {
+            "node": node.id,
+            "type": node.type,
+            "title": node.title,
+            "params": node.params,
+            "ports": leads,
+            "side_effects": spec.has_side_effects(params),
+            "idempotent": spec.is_idempotent(params),
+            "next_fires": fires,
+        }
+        print(json.dumps(document, indent=2, ensure_ascii=False))
+        return EXIT_OK
+    print(f"{node.id}: {node.title or spec.title} ({node.type})")
+    print(textwrap.fill(spec.doc, 78, initial_indent="  ", subsequent_indent="  "))
+    for name, value in node.params.items():
+        print(f"  {name} = {json.dumps(value, ensure_ascii=False)}")
+    flags = "changes things" if spec.has_side_effects(params) else "changes nothing"
+    flags += ", safe to repeat" if spec.is_idempotent(params) else ", not safe to repeat"
+    print(f"  {flags}")
+    for port, targets in leads.items():
+        print(f"  {port} → {', '.join(targets) if targets else '(nothing: the branch ends)'}")
+    if fires:
+        zone = getattr(params, "timezone", "UTC")
+        print(f"  next {len(fires)} fire times ({zone}):")
+        for moment in fires:
+            print(f"    {moment}")
+    return EXIT_OK
