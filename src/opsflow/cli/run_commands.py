@@ -238,7 +238,8 @@ def show_run(args: argparse.Namespace) -> int:
     print(f"  started {_time(record.started_at)}" + (f", took {took}" if took else ""))
     if record.error:
         print(f"  error: {record.error}")
-    print(_node_table([(n, r.state, r.port, r.attempts, r.duration_s) for n, r in results.items()]))
+    ordered = sorted(results.values(), key=lambda r: (r.started_at is None, r.started_at or 0))
+    print(_node_table([(r.node, r.state, r.port, r.attempts, r.duration_s) for r in ordered]))
     for approval in pending:
         print(
             f"\nwaiting for approval at '{approval.node}' by {', '.join(approval.approvers)}: "
