@@ -503,13 +503,21 @@ def test_node_type_without_executor_fails_with_advice() -> None:
     flow = make_flow(
         [
             n("start", "trigger.manual"),
-            n("ping", "action.ssh", host="web-01", user="ops", credential="k", command=["true"]),
+            n(
+                "ticket",
+                "action.ticket",
+                system="servicenow",
+                operation="create",
+                base_url="https://example.service-now.com",
+                credential="k",
+                fields={"short_description": "disk full"},
+            ),
         ],
-        ["start.out>ping"],
+        ["start.out>ticket"],
     )
     result, _ = run(flow)
     assert result.status == "failed"
-    assert "action.ssh cannot run here" in (result.error or "")
+    assert "action.ticket cannot run here" in (result.error or "")
     assert "--dry-run" in (result.error or "")
 
 

@@ -275,6 +275,7 @@ SPECS = [
         "a log or apply a fix on a Linux or network host.",
         icon="action-ssh",
         params=SshParams,
+        executor="opsflow.executors.ssh:ssh_command",
         ports=ACTION_PORTS,
         side_effects=True,
         idempotent=False,

@@ -1,0 +1,315 @@
+"""The SSH executor against a real OpenSSH sshd on a loopback port with throwaway keys."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import getpass
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from opsflow.catalog.builtin.actions_remote import SshParams
+from opsflow.catalog.registry import Catalog, builtin_specs
+from opsflow.engine.execute import NodeCall, NodeError, NodeOutcome
+from opsflow.engine.local import LocalRunner
+from opsflow.executors.ssh import ssh_command
+from opsflow.flowfile import parse_flow
+from opsflow.model.flow import Flow
+
+pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="OpenSSH sshd on POSIX")
+
+SSHD = "/usr/sbin/sshd"
+USER = getpass.getuser()
+
+
+def _catalog() -> Catalog:
+    specs = []
+    for spec in builtin_specs():
+        if spec.type == "action.ssh":
+            spec = dataclasses.replace(spec, executor="opsflow.executors.ssh:ssh_command")
+        specs.append(spec)
+    return Catalog(specs)
+
+
+CATALOG = _catalog()
+
+
+@dataclasses.dataclass
+class Server:
+    port: int
+    folder: Path
+    user_key: str
+    host_line: str  # "[127.0.0.1]:port ssh-ed25519 AAAA..." for a known_hosts file
+
+    def known_hosts(self, name: str = "known_hosts") -> Path:
+        path = self.folder / name
+        path.write_text(self.host_line + "\n")
+        return path
+
+
+def _keygen(path: Path) -> None:
+    subprocess.run(
+        ["ssh-keygen", "-q", "-N", "", "-t", "ed25519", "-f", str(path)],
+        check=True,
+        capture_output=True,
+    )
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    if not os.path.exists(SSHD):
+        pytest.fail(f"{SSHD} is missing: install openssh-server (CI does) to run the SSH tests")
+    folder = tmp_path_factory.mktemp("sshd")
+    _keygen(folder / "host_key")
+    _keygen(folder / "user_key")
+    (folder / "authorized_keys").write_text((folder / "user_key.pub").read_text())
+    port = _free_port()
+    config = folder / "sshd_config"
+    config.write_text(
+        f"Port {port}\nListenAddress 127.0.0.1\nHostKey {folder / 'host_key'}\n"
+        f"AuthorizedKeysFile {folder / 'authorized_keys'}\nPidFile {folder / 'sshd.pid'}\n"
+        "StrictModes no\nUsePAM no\nPasswordAuthentication no\nPubkeyAuthentication yes\n"
+        f"PermitRootLogin prohibit-password\nAllowUsers {USER}\n"
+    )
+    if not os.path.isdir("/run/sshd"):
+        os.makedirs("/run/sshd", mode=0o755, exist_ok=True)
+    with open(folder / "sshd.log", "wb") as log_file:
+        proc = subprocess.Popen(
+            [SSHD, "-D", "-e", "-f", str(config)], stdout=subprocess.DEVNULL, stderr=log_file
+        )
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    log = (folder / "sshd.log").read_text(errors="replace")
+                    pytest.fail(f"sshd did not start on port {port}: {log}")
+                time.sleep(0.05)
+        host_key = (folder / "host_key.pub").read_text().split()
+        yield Server(
+            port=port,
+            folder=folder,
+            user_key=(folder / "user_key").read_text(),
+            host_line=f"[127.0.0.1]:{port} {host_key[0]} {host_key[1]}",
+        )
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def _flow(params: dict[str, Any], timeout_s: float | None = None) -> Flow:
+    node: dict[str, Any] = {"id": "act", "type": "action.ssh", "params": params}
+    if timeout_s is not None:
+        node["timeout_s"] = timeout_s
+    document = {
+        "format": "opsflow.flow",
+        "version": 1,
+        "id": "t",
+        "credentials": {"lab-ssh": {"kind": "ssh-key"}},
+        "nodes": [{"id": "start", "type": "trigger.manual", "params": {}}, node],
+        "edges": [{"id": "e0", "from": "start", "port": "out", "to": "act"}],
+    }
+    return parse_flow(json.dumps(document), "test", CATALOG)
+
+
+def _params(server: Server, command: list[str], **extra: Any) -> dict[str, Any]:
+    params: dict[str, Any] = {
+        "host": "127.0.0.1",
+        "port": server.port,
+        "user": USER,
+        "credential": "lab-ssh",
+        "command": command,
+        "connect_timeout_s": 10,
+    }
+    if "known_hosts" not in extra:
+        params["known_hosts"] = str(server.known_hosts())
+    return params | extra
+
+
+def run(
+    server: Server,
+    command: list[str],
+    *,
+    timeout_s: float | None = None,
+    key: str | None = None,
+    logs: list[tuple[str, str]] | None = None,
+    **extra: Any,
+) -> NodeOutcome:
+    params = _params(server, command, **extra)
+    flow = _flow(params)
+    spec = CATALOG.get("action.ssh")
+    assert spec is not None
+
+    def credential(name: str) -> dict[str, str]:
+        assert name == "lab-ssh"
+        return {"username": USER, "private_key": key or server.user_key}
+
+    call = NodeCall(
+        run_id="r1",
+        flow=flow,
+        flow_path=None,
+        node=flow.nodes[1],
+        spec=spec,
+        params=SshParams.model_validate(params).model_dump(mode="json"),
+        attempt=1,
+        timeout_s=timeout_s,
+        log=lambda level, message: (logs if logs is not None else []).append((level, message)),
+        credential=credential,
+    )
+    return ssh_command(call)
+
+
+def test_runs_a_command_and_returns_its_output(server: Server) -> None:
+    outcome = run(
+        server,
+        ["sh", "-c", "echo out; echo err >&2; echo $GREETING"],
+        env={"GREETING": "hello 'world' $HOME"},
+    )
+    output = outcome.output
+    assert output["exit_code"] == 0
+    assert output["stdout"] == "out\nhello 'world' $HOME\n"
+    assert output["stderr"] == "err\n"
+    assert output["host"] == "127.0.0.1"
+    assert output["stdout_truncated"] is output["stderr_truncated"] is False
+    assert output["duration_s"] >= 0
+
+
+def test_each_argument_stays_one_argument(server: Server, tmp_path: Path) -> None:
+    canary = tmp_path / "canary"
+    hostile = f"; touch {canary}; echo $(touch {canary}) `touch {canary}` \"'"
+    outcome = run(server, ["printf", "[%s]\\n", hostile, "two words", ""])
+    assert outcome.output["stdout"] == f"[{hostile}]\n[two words]\n[]\n"
+    assert not canary.exists()
+
+
+def test_a_failing_command_raises_with_its_output(server: Server) -> None:
+    with pytest.raises(NodeError) as info:
+        run(server, ["sh", "-c", "echo partial; echo 'disk full' >&2; exit 3"])
+    assert "exited with code 3: disk full" in str(info.value)
+    assert info.value.output["exit_code"] == 3
+    assert info.value.output["stdout"] == "partial\n"
+    assert info.value.retryable
+
+
+def test_custom_success_exit_codes(server: Server) -> None:
+    outcome = run(server, ["sh", "-c", "exit 3"], success_exit_codes=[0, 3])
+    assert outcome.output["exit_code"] == 3
+    with pytest.raises(NodeError, match="code 0"):
+        run(server, ["true"], success_exit_codes=[3])
+
+
+def test_an_unknown_host_key_is_refused_with_its_fingerprint(server: Server) -> None:
+    fingerprint = subprocess.run(
+        ["ssh-keygen", "-l", "-f", str(server.folder / "host_key.pub")],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.split()[1]
+    empty = server.folder / "empty_known_hosts"
+    with pytest.raises(NodeError) as info:
+        run(server, ["true"], known_hosts=str(empty))
+    message = str(info.value)
+    assert f"host key of 127.0.0.1:{server.port} is not known ({fingerprint})" in message
+    assert "trust_on_first_use" in message and str(empty) in message
+    assert not info.value.retryable
+    assert not empty.exists()
+
+
+def test_trust_on_first_use_records_the_key_then_accepts_it(server: Server) -> None:
+    path = server.folder / "tofu" / "known_hosts"
+    path.parent.mkdir()
+    path.write_text("other.example ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIA==\n")
+    logs: list[tuple[str, str]] = []
+    run(server, ["true"], known_hosts=str(path), trust_on_first_use=True, logs=logs)
+    lines = path.read_text().splitlines()
+    assert lines[0].startswith("other.example")
+    assert lines[1] == server.host_line
+    assert any("trusted the new host key" in message for _, message in logs)
+    assert sorted(p.name for p in path.parent.iterdir()) == ["known_hosts"]  # no temp left
+    assert run(server, ["echo", "again"], known_hosts=str(path)).output["stdout"] == "again\n"
+
+
+def test_a_changed_host_key_is_refused_even_with_trust_on_first_use(server: Server) -> None:
+    _keygen(server.folder / "impostor")
+    impostor = (server.folder / "impostor.pub").read_text().split()
+    path = server.folder / "changed_known_hosts"
+    path.write_text(f"[127.0.0.1]:{server.port} {impostor[0]} {impostor[1]}\n")
+    before = path.read_text()
+    with pytest.raises(NodeError, match="possible man-in-the-middle") as info:
+        run(server, ["true"], known_hosts=str(path), trust_on_first_use=True)
+    assert not info.value.retryable
+    assert path.read_text() == before
+
+
+def test_a_wrong_key_fails_to_log_in_without_retry(server: Server) -> None:
+    _keygen(server.folder / "stranger")
+    stranger = (server.folder / "stranger").read_text()
+    with pytest.raises(NodeError) as info:
+        run(server, ["true"], key=stranger)
+    message = str(info.value)
+    assert f"login as '{USER}' on 127.0.0.1:{server.port} failed" in message
+    assert not info.value.retryable
+    assert "PRIVATE KEY" not in message and stranger.splitlines()[1] not in message
+
+
+def test_a_refused_connection_is_retryable(server: Server) -> None:
+    with pytest.raises(NodeError, match="cannot connect") as info:
+        run(server, ["true"], port=_free_port())
+    assert info.value.retryable
+
+
+def test_a_timeout_returns_quickly_with_an_error(server: Server) -> None:
+    # The remote `sleep` may outlive the connection here: OpenSSH ignores the SIGHUP
+    # request for root logins (no privilege separation), and the tests run as root.
+    started = time.monotonic()
+    with pytest.raises(NodeError, match="timed out after 1 s") as info:
+        run(server, ["sh", "-c", "echo begun; sleep 30"], timeout_s=1)
+    assert time.monotonic() - started < 5
+    assert info.value.retryable
+    assert info.value.output["stdout"] == "begun\n"
+    assert info.value.output["exit_code"] is None
+
+
+def test_output_is_capped(server: Server) -> None:
+    outcome = run(
+        server, ["sh", "-c", "head -c 100000 /dev/zero | tr '\\0' x"], max_output_bytes=1024
+    )
+    assert outcome.output["stdout"] == "x" * 1024
+    assert outcome.output["stdout_truncated"] is True
+    assert outcome.output["stderr_truncated"] is False
+
+
+def test_through_the_engine_with_an_environment_credential(
+    server: Server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OPSFLOW_CRED_LAB_SSH_USERNAME", USER)
+    monkeypatch.setenv("OPSFLOW_CRED_LAB_SSH_PRIVATE_KEY", server.user_key)
+    flow = _flow(_params(server, ["echo", "from the engine"]))
+    events: list[Any] = []
+    runner = LocalRunner(flow, catalog=CATALOG, listeners=[events.append])
+    result = asyncio.run(runner.run())
+    assert result.status == "succeeded", result.error
+    done = [e for e in events if e.kind == "node_succeeded" and e.node == "act"]
+    assert done[0].data["output"]["stdout"] == "from the engine\n"
+    body = server.user_key.splitlines()[1]
+    assert body not in repr(events)
+    assert body not in json.dumps([dataclasses.asdict(e) for e in events], default=str)
