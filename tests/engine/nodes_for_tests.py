@@ -40,7 +40,7 @@ def record_sync(call: NodeCall) -> NodeOutcome:
     return NodeOutcome({"value": call.params["value"], "thread": True})
 
 
-def _spec(type_id: str, executor: str, side_effects: bool) -> NodeSpec:
+def _spec(type_id: str, executor: str | None, side_effects: bool) -> NodeSpec:
     return NodeSpec(
         type=type_id,
         category="action",
@@ -63,6 +63,7 @@ def test_catalog() -> Catalog:
             _spec("test.pure", "tests.engine.nodes_for_tests:record", False),
             _spec("test.blocking", "tests.engine.nodes_for_tests:record_sync", True),
             _spec("test.chatty", "tests.engine.nodes_for_tests:chatty_sync", True),
+            _spec("test.unwired", None, True),
         ]
     )
 

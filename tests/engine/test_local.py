@@ -503,21 +503,13 @@ def test_node_type_without_executor_fails_with_advice() -> None:
     flow = make_flow(
         [
             n("start", "trigger.manual"),
-            n(
-                "ticket",
-                "action.ticket",
-                system="servicenow",
-                operation="create",
-                base_url="https://example.service-now.com",
-                credential="k",
-                fields={"short_description": "disk full"},
-            ),
+            n("ticket", "test.unwired"),
         ],
         ["start.out>ticket"],
     )
     result, _ = run(flow)
     assert result.status == "failed"
-    assert "action.ticket cannot run here" in (result.error or "")
+    assert "test.unwired cannot run here" in (result.error or "")
     assert "--dry-run" in (result.error or "")
 
 

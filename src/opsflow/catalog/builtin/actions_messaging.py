@@ -308,6 +308,7 @@ SPECS = [
         "the fix is verified.",
         icon="action-ticket",
         params=TicketParams,
+        executor="opsflow.executors.tickets:ticket",
         ports=ACTION_PORTS,
         side_effects=_ticket_changes_things,
         idempotent=_ticket_idempotent,
