@@ -71,7 +71,11 @@ def register(commands: Any) -> None:
     actions = runs.add_subparsers(dest="runs_action", metavar="ACTION", required=True)
     listing = actions.add_parser("list", help="recent runs, newest first")
     listing.add_argument("--flow", help="only runs of this flow id")
-    listing.add_argument("--state", help="only runs in this state")
+    listing.add_argument(
+        "--state",
+        choices=("running", "waiting", "paused", "succeeded", "failed", "cancelled", "interrupted"),
+        help="only runs in this state",
+    )
     listing.add_argument("--limit", type=int, default=20)
     _common(listing)
     listing.set_defaults(handler=list_runs)
