@@ -209,7 +209,7 @@ def list_runs(args: argparse.Namespace) -> int:
         )
         return 0
     if not records:
-        print("no runs yet")
+        print("no runs match" if args.flow or args.state else "no runs yet")
         return 0
     print(f"{'RUN':<26} {'FLOW':<28} {'STATE':<11} {'STARTED':<19} DURATION")
     for record in records:
