@@ -522,3 +522,27 @@ def test_blocking_executors_can_log_from_their_thread(tmp_path: Path) -> None:
     [line] = [e for e in events if e.kind == "log"]
     assert line.node == "talk" and line.data["message"] == "hello from talk"
     assert [e.to_json() for e in stored] == [e.to_json() for e in events]
+
+
+def test_interrupted_run_can_be_resumed(tmp_path: Path) -> None:
+    flow = make_flow(
+        [n("start", "trigger.manual"), n("slow", sleep_s=1.5), n("after")],
+        ["start.out>slow", "slow.success>after"],
+    )
+    control = RunControl()
+
+    def stop_soon() -> None:
+        control.started.wait(10)
+        time.sleep(0.3)
+        control.interrupt()
+
+    threading.Thread(target=stop_soon).start()
+    with Journal(tmp_path / "j.sqlite") as journal:
+        result, events = run(flow, journal, control=control)
+        assert result.status == "interrupted"
+        assert "opsflow runs resume" in (result.error or "")
+        assert journal.get_run(result.run_id).state == "interrupted"  # type: ignore[union-attr]
+        assert "node_failed" not in kinds(events), "in-flight nodes stay open for the resume"
+        resumed = asyncio.run(resume_run(journal, result.run_id, catalog=CATALOG))
+    assert resumed.status == "succeeded"
+    assert [c[0] for c in nodes_for_tests.CALLS] == ["slow", "slow", "after"]

@@ -50,6 +50,10 @@ class RunControl:
         """Stop the run: it ends as cancelled."""
         self._call(lambda run: run.abort())
 
+    def interrupt(self) -> None:
+        """Stop the run so it can be resumed later (a server shutting down)."""
+        self._call(lambda run: run.interrupt())
+
     def decide(
         self,
         node: str,

@@ -266,6 +266,7 @@ class ActiveRun:
         self.paused_at: str | None = None
         self.cancelled = False
         self.aborting = False
+        self.interrupting = False
         self.left_waiting = False
         self.interrupted = False
         self.outputs_rendered: dict[str, Any] | None = None
@@ -375,6 +376,33 @@ class ActiveRun:
             self.aborting = True
             self.driver.cancel()
 
+    def interrupt(self) -> None:
+        if self.driver is not None and not self.driver.done():
+            self.interrupting = True
+            self.driver.cancel()
+
+    async def stop_for_resume(self) -> RunResult:
+        """End an interrupted run so that `opsflow runs resume` can continue it later.
+
+        Nodes in flight get no end event: to the journal they are still running,
+        and a resume re-runs them if their type is idempotent, or asks.
+        """
+        waiting = list(self.tasks)
+        for task in waiting:
+            task.cancel()
+        await asyncio.gather(*waiting, return_exceptions=True)
+        self.tasks.clear()
+        if self.pool is not None:
+            self.pool.shutdown(wait=False, cancel_futures=True)
+        self.interrupted = True
+        self.error = (
+            "the run was interrupted because the process running it stopped; "
+            f"continue it with `opsflow runs resume {self.id}`"
+        )
+        self.emit("run_finished", None, {"outcome": "interrupted", "error": self.error})
+        self.flush()
+        return self.result()
+
     # -- the context expressions see ------------------------------------------------
 
     def context(self, **extra: Any) -> dict[str, Any]:
@@ -407,6 +435,10 @@ class ActiveRun:
             self.error = f"the run took longer than its timeout of {timeout:g} s and was stopped"
             await self.stop_all("cancelled")
         except asyncio.CancelledError:
+            if self.interrupting:
+                assert self.driver is not None
+                self.driver.uncancel()
+                return await self.stop_for_resume()
             self.error = "the run was aborted" if self.aborting else "the run was cancelled"
             await self.stop_all("cancelled")
             if not self.aborting:
