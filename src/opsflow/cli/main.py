@@ -14,7 +14,13 @@ import traceback
 from collections.abc import Sequence
 
 from opsflow import __version__
-from opsflow.cli import credential_commands, flow_commands, node_commands, run_commands
+from opsflow.cli import (
+    credential_commands,
+    flow_commands,
+    node_commands,
+    run_commands,
+    serve_command,
+)
 from opsflow.errors import OpsflowError
 
 EXIT_OK = 0
@@ -35,6 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
     node_commands.register(commands)
     run_commands.register(commands)
     credential_commands.register(commands)
+    serve_command.register(commands)
     return parser
 
 

@@ -162,10 +162,12 @@ class WebhookParams(Params):
     body_schema: dict[str, Any] | None = Field(
         None,
         description="A JSON Schema the JSON body must match; a body that does not is "
-        "refused with 422 and starts no run.",
+        "refused with 400 (naming the field) and starts no run.",
     )
     respond_with_run_id: bool = Field(
-        True, description="Answer with the new run's id; when off, answer 202 with no body."
+        True,
+        description="Answer 202 with the new run's id; when off, answer 202 with "
+        '{"accepted": true}.',
     )
 
     @field_validator("path")
