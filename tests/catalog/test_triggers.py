@@ -163,7 +163,12 @@ def test_full_params_validate_and_round_trip(type_id: str) -> None:
         (
             "trigger.webhook",
             {"path": "/a", "credential": "t", "body_schema": {"properties": ["host"]}},
-            "'properties' must be an object of schemas",
+            "not a valid JSON Schema at properties: ['host'] is not of type 'object'",
+        ),
+        (
+            "trigger.webhook",
+            {"path": "/a", "credential": "t", "body_schema": {"type": "object", "minItems": -1}},
+            "not a valid JSON Schema at minItems",
         ),
         (
             "trigger.webhook",

@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Any, Literal, Self
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import jsonschema
 from croniter import croniter
 from pydantic import Field, field_validator, model_validator
 
@@ -187,10 +188,9 @@ class WebhookParams(Params):
     @field_validator("body_schema")
     @classmethod
     def _looks_like_schema(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
-        # jsonschema is only a test dependency, so this is a structural check, not a
-        # meta-schema check. It catches the usual mistakes (an example body pasted
-        # instead of a schema, a misspelt type, a `properties` list) and leaves the
-        # full check to whoever validates bodies with a real JSON Schema validator.
+        # Besides being a valid JSON Schema (checked against its meta-schema), it must
+        # constrain something: an example body pasted instead of a schema is "valid"
+        # but accepts everything, so it is refused with a sentence saying so.
         if value is None:
             return None
         if not SCHEMA_CONSTRAINTS & value.keys():
@@ -206,12 +206,12 @@ class WebhookParams(Params):
                     f"body_schema type {name!r} is not a JSON type; use one of "
                     f"{', '.join(sorted(JSON_TYPES))}"
                 )
-        properties, required = value.get("properties", {}), value.get("required", [])
-        if not isinstance(properties, dict) or not isinstance(required, list):
-            raise ValueError(
-                "body_schema 'properties' must be an object of schemas and 'required' a list "
-                'of names, e.g. {"properties": {"host": {"type": "string"}}, "required": ["host"]}'
-            )
+        try:
+            jsonschema.validators.validator_for(value).check_schema(value)
+        except jsonschema.SchemaError as exc:
+            where = "/".join(str(part) for part in exc.path) or "the top level"
+            message = f"body_schema is not a valid JSON Schema at {where}: {exc.message}"
+            raise ValueError(message) from None
         return value
 
     @model_validator(mode="after")
