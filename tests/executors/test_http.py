@@ -6,10 +6,8 @@ import asyncio
 import base64
 import dataclasses
 import json
-import shutil
 import socket
 import ssl
-import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -26,6 +24,7 @@ from opsflow.engine.execute import NodeCall, NodeError, NodeOutcome
 from opsflow.engine.local import LocalRunner
 from opsflow.executors.http import http_request
 from opsflow.model.flow import Flow
+from tests.executors.certs import server_certificate
 
 EXECUTOR = "opsflow.executors.http:http_request"
 CATALOG = Catalog(
@@ -378,40 +377,11 @@ def test_connection_refused_on_a_closed_port() -> None:
     assert error.retryable is True
 
 
-def _openssl(*args: str, cwd: Path) -> None:
-    subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True)
-
-
 @pytest.fixture
 def tls(tmp_path: Path) -> Iterator[tuple[Server, Path]]:
-    if shutil.which("openssl") is None:
-        pytest.skip("the openssl command is needed to make a throwaway CA")
-    _openssl(
-        "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.pem",
-        "-days", "2", "-subj", "/CN=Opsflow Test CA",
-        "-addext", "basicConstraints=critical,CA:TRUE",
-        "-addext", "keyUsage=critical,keyCertSign,cRLSign",
-        cwd=tmp_path,
-    )  # fmt: skip
-    _openssl(
-        "req", "-newkey", "rsa:2048", "-nodes", "-keyout", "server.key", "-out", "server.csr",
-        "-subj", "/CN=localhost",
-        cwd=tmp_path,
-    )  # fmt: skip
-    (tmp_path / "ext.cnf").write_text(
-        "subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\n"
-        "keyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n"
-        "subjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid,issuer\n"
-    )
-    _openssl(
-        "x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
-        "-CAcreateserial", "-out", "server.pem", "-days", "2", "-extfile", "ext.cnf",
-        cwd=tmp_path,
-    )  # fmt: skip
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.load_cert_chain(tmp_path / "server.pem", tmp_path / "server.key")
+    context, ca = server_certificate(tmp_path)
     for record in _serve(context):
-        yield record, tmp_path / "ca.pem"
+        yield record, ca
 
 
 def test_tls_refuses_an_unknown_ca_and_trusts_ca_bundle(tls: tuple[Server, Path]) -> None:

@@ -7,10 +7,8 @@ import dataclasses
 import email
 import email.policy
 import json
-import shutil
 import socket
 import ssl
-import subprocess
 import threading
 from collections.abc import Iterator
 from email.message import EmailMessage
@@ -29,6 +27,7 @@ from opsflow.engine.execute import NodeCall, NodeError, NodeOutcome
 from opsflow.engine.local import LocalRunner
 from opsflow.executors.messaging import chat_payload, html_to_text, send_chat, send_email
 from opsflow.model.flow import Flow
+from tests.executors.certs import server_certificate
 
 EXECUTORS = {
     "action.email": "opsflow.executors.messaging:send_email",
@@ -234,41 +233,10 @@ def test_connection_refused_is_retryable() -> None:
     assert str(caught.value) == f"could not connect to 127.0.0.1:{port} (connection refused)"
 
 
-def _openssl(*args: str, cwd: Path) -> None:
-    subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True)
-
-
 @pytest.fixture(scope="module")
 def certs(tmp_path_factory: pytest.TempPathFactory) -> tuple[ssl.SSLContext, Path]:
     """A server context with a certificate for 127.0.0.1 and the CA that signed it."""
-    if shutil.which("openssl") is None:
-        pytest.skip("the openssl command is needed to make a throwaway CA")
-    tmp_path = tmp_path_factory.mktemp("certs")
-    _openssl(
-        "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.pem",
-        "-days", "2", "-subj", "/CN=Opsflow Test CA",
-        "-addext", "basicConstraints=critical,CA:TRUE",
-        "-addext", "keyUsage=critical,keyCertSign,cRLSign",
-        cwd=tmp_path,
-    )  # fmt: skip
-    _openssl(
-        "req", "-newkey", "rsa:2048", "-nodes", "-keyout", "server.key", "-out", "server.csr",
-        "-subj", "/CN=localhost",
-        cwd=tmp_path,
-    )  # fmt: skip
-    (tmp_path / "ext.cnf").write_text(
-        "subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\n"
-        "keyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n"
-        "subjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid,issuer\n"
-    )
-    _openssl(
-        "x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
-        "-CAcreateserial", "-out", "server.pem", "-days", "2", "-extfile", "ext.cnf",
-        cwd=tmp_path,
-    )  # fmt: skip
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.load_cert_chain(tmp_path / "server.pem", tmp_path / "server.key")
-    return context, tmp_path / "ca.pem"
+    return server_certificate(tmp_path_factory.mktemp("certs"))
 
 
 @pytest.fixture
