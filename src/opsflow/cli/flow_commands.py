@@ -13,10 +13,10 @@ from pydantic import ValidationError
 
 from opsflow.catalog.registry import Catalog, default_catalog
 from opsflow.errors import FlowFileError, OpsflowError
-from opsflow.flowfile import canonical_document, dump_flow, load_flow, write_atomic
+from opsflow.exporting import ExportRefused, export_text
+from opsflow.flowfile import dump_flow, load_flow, write_atomic
 from opsflow.model.flow import Flow, Node
 from opsflow.schema import flow_json_schema
-from opsflow.secretscan import find_secrets
 from opsflow.validate import has_errors, validate_flow
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_UNUSABLE = 0, 1, 2
@@ -189,23 +189,18 @@ def run_fmt(args: argparse.Namespace) -> int:
 
 def run_export(args: argparse.Namespace) -> int:
     flow = load_flow(args.file)
-    diagnostics = validate_flow(flow)
-    if has_errors(diagnostics):
-        for diagnostic in diagnostics:
-            if diagnostic.severity == "error":
-                print(diagnostic.format(args.file), file=sys.stderr)
-        print(f"{args.file}: not exported: fix the errors above first", file=sys.stderr)
+    try:
+        text = export_text(
+            flow,
+            args.file,
+            allow_secret=frozenset(args.allow_secret),
+            strip_layout=args.strip_layout,
+        )
+    except ExportRefused as refused:
+        for problem in refused.problems:
+            print(problem, file=sys.stderr)
+        print(refused, file=sys.stderr)
         return EXIT_PROBLEMS
-    if args.strip_layout:
-        flow = flow.model_copy(update={"layout": type(flow.layout)()})
-    document = canonical_document(flow)
-    findings = find_secrets(document, frozenset(args.allow_secret))
-    if findings:
-        for finding in findings:
-            print(finding.format(args.file), file=sys.stderr)
-        print(f"{args.file}: not exported: it holds literal secrets", file=sys.stderr)
-        return EXIT_PROBLEMS
-    text = dump_flow(flow)
     if args.output == "-":
         sys.stdout.write(text)
     else:
