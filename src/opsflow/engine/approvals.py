@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import platformdirs
 
+from opsflow.engine import notify
 from opsflow.engine.execute import NodeOutcome
 from opsflow.engine.inputs import InputError, coerce_value
 from opsflow.engine.journal import ApprovalRecord, Journal
@@ -149,7 +150,8 @@ def decide_in_journal(
     if record is None:
         raise ApprovalError(f"run {run_id} has no approval at node '{node}'")
     if record.pending:
-        check_approver(record.approvers, by)
+        added = record.escalated_to if record.escalated_at is not None else None
+        check_approver([*record.approvers, *(added if isinstance(added, list) else [])], by)
     answers = check_answers(record.form, fields or {})
     return journal.decide_approval(
         run_id,
@@ -196,6 +198,7 @@ def record_decision(
 async def wait_for_decision(run: ActiveRun, node: Node, params: dict[str, Any]) -> NodeOutcome:
     """Ask for a decision (once per run, also across resumes) and wait for it or the deadline."""
     if run.options.dry_run:
+        notify.log_dry_run(run, node, params)
         run.log(
             node.id,
             "info",
@@ -234,10 +237,14 @@ async def wait_for_decision(run: ActiveRun, node: Node, params: dict[str, Any]) 
     run.waiting_approval.add(node.id)
     run.approval_started.set()
     run.flush()
+    sending: set[asyncio.Task[None]] = set()
+    if existing is None:  # asked before this resume: the approvers were told then
+        _tell(run, node, params, sending, deadline=deadline)
     try:
         while True:
             decided = _decision(run, node.id)
             if decided is not None:
+                await _settle(sending)
                 run.emit("approval_decided", node.id, decided)
                 run.flush()
                 return NodeOutcome(decided, decided["decision"])
@@ -250,15 +257,52 @@ async def wait_for_decision(run: ActiveRun, node: Node, params: dict[str, Any]) 
                     "comment": "",
                     "fields": {},
                 }
+                await _settle(sending)
                 run.emit("approval_decided", node.id, timed_out)
                 return NodeOutcome(timed_out, "timeout")
             if escalate_at is not None and not escalated and now >= escalate_at:
                 escalated = True
-                run.emit("approval_escalated", node.id, {"to": params.get("escalate_to", [])})
+                added = list(params.get("escalate_to", []))
+                run.approval_requests[node.id] = {
+                    **params,
+                    "approvers": [*params["approvers"], *added],
+                }
+                run.emit("approval_escalated", node.id, {"to": added})
                 run.flush()
+                _tell(run, node, params, sending, deadline=deadline, escalated_to=added)
             await _sleep_until_news(run, [t for t in (deadline, escalate_at) if t is not None])
     finally:
         run.waiting_approval.discard(node.id)
+        if run.left_waiting:  # `opsflow run` without a terminal: people must hear of it now
+            await _settle(sending)
+        for task in sending:  # aborted or interrupted: the messages are no longer awaited
+            task.cancel()
+
+
+def _tell(
+    run: ActiveRun,
+    node: Node,
+    params: dict[str, Any],
+    sending: set[asyncio.Task[None]],
+    *,
+    deadline: float | None,
+    escalated_to: list[str] | None = None,
+) -> None:
+    """Start sending the request or escalation to the node's notify targets, beside the wait."""
+    moment: notify.Moment = "request" if escalated_to is None else "escalation"
+    targets = notify.targets_for(params, moment)
+    if not targets:
+        return
+    notice = notify.compose(run, node, params, deadline=deadline, escalated_to=escalated_to)
+    task = asyncio.ensure_future(notify.notify(run, node, notice, targets))
+    sending.add(task)
+    task.add_done_callback(sending.discard)
+
+
+async def _settle(sending: set[asyncio.Task[None]]) -> None:
+    """Let messages still on their way finish (each network wait is bounded) before going on."""
+    if sending:
+        await asyncio.wait(set(sending))
 
 
 def _decision(run: ActiveRun, node: str) -> dict[str, Any] | None:

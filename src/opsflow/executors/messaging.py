@@ -21,6 +21,7 @@ import smtplib
 import socket
 import ssl
 import time
+from collections.abc import Callable
 from contextlib import suppress
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid, parseaddr
@@ -43,22 +44,31 @@ _USER_AGENT = "opsflow-chat"
 
 
 def send_email(call: NodeCall) -> NodeOutcome:
-    params = call.params
+    timeout = DEFAULT_TIMEOUT_S if call.timeout_s is None else min(call.timeout_s, 300.0)
+    login = smtp_login(call.params.get("credential"), call.credential)
+    return NodeOutcome(output=deliver_email(call.params, login, timeout, call.log))
+
+
+def deliver_email(
+    params: dict[str, Any],
+    login: tuple[str, str] | None,
+    timeout: float,
+    log: Callable[[str, str], None],
+) -> dict[str, Any]:
+    """Send one e-mail described by rendered EmailParams; its output, or a NodeError."""
     host: str = params["smtp_host"]
     port = int(params["smtp_port"])
     security: str = params["security"]
     where = f"{host}:{port}"
-    timeout = DEFAULT_TIMEOUT_S if call.timeout_s is None else min(call.timeout_s, 300.0)
     message = _message(params)
     sender = parseaddr(message["From"])[1]
     recipients = [parseaddr(item)[1] for item in [*params["to"], *(params.get("cc") or [])]]
-    login = _login(call)
     if login is not None and security == "none":
         raise NodeError(
             "security none would send the password unencrypted; choose starttls or tls",
             retryable=False,
         )
-    call.log("info", f"sending e-mail to {len(recipients)} recipient(s) via {where} ({security})")
+    log("info", f"sending e-mail to {len(recipients)} recipient(s) via {where} ({security})")
     context = ssl.create_default_context()
     smtp: smtplib.SMTP | None = None
     try:
@@ -98,12 +108,10 @@ def send_email(call: NodeCall) -> NodeOutcome:
             smtp.close()
     refused = _refused(refused_raw)
     accepted = [address for address in recipients if address not in refused]
-    call.log("info", f"{where} accepted {len(accepted)} recipient(s), refused {len(refused)}")
+    log("info", f"{where} accepted {len(accepted)} recipient(s), refused {len(refused)}")
     if refused:
-        call.log("warning", f"refused: {_describe(refused)}")
-    return NodeOutcome(
-        output={"message_id": message["Message-ID"], "accepted": accepted, "refused": refused}
-    )
+        log("warning", f"refused: {_describe(refused)}")
+    return {"message_id": message["Message-ID"], "accepted": accepted, "refused": refused}
 
 
 def _message(params: dict[str, Any]) -> EmailMessage:
@@ -185,11 +193,13 @@ def html_to_text(markup: str) -> str:
     return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip() + "\n"
 
 
-def _login(call: NodeCall) -> tuple[str, str] | None:
-    name = call.params.get("credential")
+def smtp_login(
+    name: str | None, credential: Callable[[str], dict[str, str]]
+) -> tuple[str, str] | None:
+    """The user name and password of the named credential; None when no credential is named."""
     if not name:
         return None
-    fields = call.credential(str(name))
+    fields = credential(str(name))
     username, password = fields.get("username"), fields.get("password")
     if not username or password is None:
         raise NodeError(
@@ -270,10 +280,16 @@ def _describe(refused: dict[str, dict[str, Any]]) -> str:
 
 def send_chat(call: NodeCall) -> NodeOutcome:
     params = call.params
-    service: str = params["service"]
-    name = str(params["webhook_credential"])
-    url = call.credential(name).get("token") or ""
-    parts = urlsplit(url.strip())
+    timeout = 30.0 if call.timeout_s is None else min(30.0, call.timeout_s)
+    url = webhook_url(str(params["webhook_credential"]), call.credential)
+    output = post_chat(params["service"], url, chat_payload(params), timeout, call.log)
+    return NodeOutcome(output=output)
+
+
+def webhook_url(name: str, credential: Callable[[str], dict[str, str]]) -> str:
+    """The incoming-webhook URL the named token credential holds, checked to be http(s)."""
+    url = (credential(name).get("token") or "").strip()
+    parts = urlsplit(url)
     try:
         port = parts.port
     except ValueError:
@@ -283,14 +299,23 @@ def send_chat(call: NodeCall) -> NodeOutcome:
             f"credential '{name}' does not hold an http(s) incoming-webhook URL in its token",
             retryable=False,
         )
-    host = parts.hostname
-    payload = chat_payload(params)
-    timeout = 30.0 if call.timeout_s is None else min(30.0, call.timeout_s)
-    call.log("info", f"posting a {service} message to the webhook at {host}")
+    return url
+
+
+def post_chat(
+    service: str,
+    url: str,
+    payload: dict[str, Any],
+    timeout: float,
+    log: Callable[[str, str], None],
+) -> dict[str, Any]:
+    """POST `payload` to a checked webhook URL (see `webhook_url`); its output, or a NodeError."""
+    host = urlsplit(url).hostname or "?"
+    log("info", f"posting a {service} message to the webhook at {host}")
     started = time.monotonic()
     try:
         response = requests.post(
-            url.strip(),
+            url,
             json=payload,
             timeout=(timeout, timeout),
             allow_redirects=False,
@@ -298,7 +323,7 @@ def send_chat(call: NodeCall) -> NodeOutcome:
         )
     except requests.RequestException as exc:
         raise _post_error(exc, service, host, timeout) from None
-    text = response.text[:_RESPONSE_CHARS].replace(url.strip(), host)
+    text = response.text[:_RESPONSE_CHARS].replace(url, host)
     output = {
         "service": service,
         "host": host,
@@ -321,8 +346,8 @@ def send_chat(call: NodeCall) -> NodeOutcome:
             output=output,
             retryable="429" in text,
         )
-    call.log("info", f"the {service} webhook at {host} answered {status}")
-    return NodeOutcome(output=output)
+    log("info", f"the {service} webhook at {host} answered {status}")
+    return output
 
 
 def chat_payload(params: dict[str, Any]) -> dict[str, Any]:

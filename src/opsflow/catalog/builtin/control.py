@@ -11,7 +11,10 @@ from typing import Any, Literal, Self
 from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from opsflow.catalog.builtin.actions_flow import FlowFile, flow_file_field
-from opsflow.catalog.fields import Params, expression, kind_field, template
+from opsflow.catalog.builtin.actions_local import check_only_for
+from opsflow.catalog.builtin.actions_messaging import check_address
+from opsflow.catalog.builtin.actions_remote import check_literal_host
+from opsflow.catalog.fields import Params, credential, expression, kind_field, template
 from opsflow.catalog.spec import NodeSpec
 from opsflow.expr import is_template
 
@@ -20,6 +23,11 @@ PROPERTY_NAME_PATTERN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 GROUP_PREFIX = "group:"
 
 FormType = Literal["string", "integer", "number", "boolean"]
+NotifyChannel = Literal["email", "slack", "teams", "mattermost"]
+NotifyMoment = Literal["request", "escalation"]
+NOTIFY_MOMENTS: tuple[NotifyMoment, ...] = ("request", "escalation")
+#: Fields of a notify target that only e-mail uses.
+_EMAIL_ONLY = ("smtp_host", "smtp_port", "security", "from_addr")
 
 
 def _matches_type(value: Any, kind: FormType) -> bool:
@@ -165,6 +173,86 @@ def _principals(values: list[str], field: str) -> list[str]:
     return cleaned
 
 
+class ApprovalNotify(Params):
+    """Where an approval request (and its escalation) is sent, with the commands to decide."""
+
+    channel: NotifyChannel = Field(
+        description="email sends through an SMTP server; slack, teams and mattermost post to "
+        "an incoming webhook."
+    )
+    credential: str | None = credential(
+        kinds=("smtp", "basic", "token"),
+        description="email: the SMTP login (smtp or basic), unset to send without logging in; "
+        "chat: a token credential holding the incoming-webhook URL, which is a secret.",
+    )
+    to: list[str] = template(
+        default_factory=list,
+        max_length=100,
+        description="email: recipients, one address per item. Not for chat, which posts to "
+        "the webhook's own channel.",
+    )
+    smtp_host: str | None = template(
+        None, description="email: the SMTP server, e.g. smtp.example.com."
+    )
+    smtp_port: int = Field(
+        587,
+        ge=1,
+        le=65535,
+        description="email: 587 for starttls, 465 for tls, 25 for a plain relay.",
+    )
+    security: Literal["starttls", "tls", "none"] = Field(
+        "starttls",
+        description="email: starttls upgrades a plain connection, tls encrypts from the start, "
+        "none sends in clear (an internal relay only).",
+    )
+    from_addr: str | None = template(
+        None, description="email: the sender, e.g. Opsflow <opsflow@example.com>."
+    )
+    on: list[NotifyMoment] = Field(
+        default_factory=lambda: list(NOTIFY_MOMENTS),
+        min_length=1,
+        description="When to send: request when the approval is asked, escalation when "
+        "`escalate_to` is added.",
+    )
+
+    @model_validator(mode="after")
+    def _check(self) -> Self:
+        if len(set(self.on)) != len(self.on):
+            raise ValueError("`on` lists a moment twice; give request and escalation once each")
+        if self.channel == "email":
+            self._check_email()
+            return self
+        if self.to:
+            raise ValueError(
+                f"`to` is for e-mail only; a {self.channel} message goes to the channel of the "
+                "webhook in `credential`, so remove `to` or set channel to email"
+            )
+        check_only_for(self, "channel", {name: ("email",) for name in _EMAIL_ONLY})
+        if self.credential is None:
+            raise ValueError(
+                f"`credential` is needed for {self.channel}: name a token credential holding "
+                "the incoming-webhook URL"
+            )
+        return self
+
+    def _check_email(self) -> None:
+        if not self.to:
+            raise ValueError("`to` is needed for e-mail: give at least one recipient address")
+        if self.smtp_host is None or not self.smtp_host.strip():
+            raise ValueError("`smtp_host` is needed for e-mail, e.g. smtp.example.com")
+        if self.from_addr is None or not self.from_addr.strip():
+            raise ValueError("`from_addr` is needed for e-mail, e.g. Opsflow <opsflow@example.com>")
+        check_literal_host(self.smtp_host, "smtp_host")
+        check_address(self.from_addr, "from_addr")
+        for index, address in enumerate(self.to):
+            check_address(address, f"to[{index}]")
+        if self.security == "none" and self.credential is not None:
+            raise ValueError(
+                "security none would send the credential's password unencrypted; "
+                "choose starttls or tls, or remove `credential`"
+            )
+
+
 class ApprovalParams(Params):
     approvers: list[str] = template(
         min_length=1,
@@ -199,6 +287,13 @@ class ApprovalParams(Params):
         max_length=100,
         description="Who is added as approver on escalation: user names or `group:<name>`.",
     )
+    notify: list[ApprovalNotify] = Field(
+        default_factory=list,
+        max_length=20,
+        description="Where to send the request and the escalation, by e-mail or chat, with "
+        "the commands to decide; empty tells nobody (approvers look in the Studio or with "
+        "`opsflow runs show`).",
+    )
 
     @field_validator("approvers")
     @classmethod
@@ -212,6 +307,13 @@ class ApprovalParams(Params):
 
     @model_validator(mode="after")
     def _escalation(self) -> Self:
+        if self.escalate_after_min is None and any(
+            target.on == ["escalation"] for target in self.notify
+        ):
+            raise ValueError(
+                "a notify target is sent only on escalation, but this approval never escalates; "
+                "set escalate_after_min and escalate_to, or add request to its `on`"
+            )
         if self.escalate_after_min is None:
             if self.escalate_to:
                 raise ValueError(
