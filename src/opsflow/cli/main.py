@@ -20,6 +20,7 @@ from opsflow.cli import (
     node_commands,
     run_commands,
     serve_command,
+    studio_command,
 )
 from opsflow.errors import OpsflowError
 
@@ -42,6 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
     run_commands.register(commands)
     credential_commands.register(commands)
     serve_command.register(commands)
+    studio_command.register(commands)
     return parser
 
 

@@ -1,0 +1,1 @@
+"""Opsflow Studio: the desktop designer. The only package that imports PySide6."""

@@ -1,0 +1,350 @@
+"""The canvas scene: graphics items that mirror the document, and mouse interactions.
+
+The scene listens to the document's signals and adds, moves or removes items;
+it never changes the model itself except by pushing commands.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from PySide6.QtCore import QLineF, QPointF, QRectF, Qt, Signal
+from PySide6.QtGui import QColor, QPainter, QPen, QTransform
+from PySide6.QtWidgets import (
+    QGraphicsItem,
+    QGraphicsRectItem,
+    QGraphicsScene,
+    QGraphicsSceneMouseEvent,
+)
+
+from opsflow.studio import theme
+from opsflow.studio.canvas import geometry
+from opsflow.studio.canvas.edge_item import EdgeItem
+from opsflow.studio.canvas.interactions import (
+    ConnectInteraction,
+    Interaction,
+    MoveInteraction,
+    ReconnectInteraction,
+)
+from opsflow.studio.canvas.node_item import NodeItem, NodeLook
+from opsflow.studio.canvas.note_item import NoteItem
+from opsflow.studio.document import FlowDocument
+
+#: Empty space kept around the flow so it can be scrolled past its edges.
+MARGIN = 2000.0
+
+
+class FlowScene(QGraphicsScene):
+    """Items for one document."""
+
+    #: A sentence for the status bar (why a connection was refused, ...).
+    status_message = Signal(str)
+    #: A wire was dropped on empty canvas: (source node, port, scene position).
+    wire_dropped = Signal(str, str, QPointF)
+
+    def __init__(self, document: FlowDocument, parent: object | None = None) -> None:
+        super().__init__(parent)
+        self.document = document
+        self.snap_to_grid = True
+        self.nodes: dict[str, NodeItem] = {}
+        self.edges: dict[str, EdgeItem] = {}
+        self.notes: dict[str, NoteItem] = {}
+        self.badges: dict[str, tuple[str, str]] = {}
+        self._interaction: Interaction | None = None
+        self._target_marker = QGraphicsRectItem()
+        self._target_marker.setZValue(2)
+        self._target_marker.setVisible(False)
+        self.addItem(self._target_marker)
+        self.setItemIndexMethod(QGraphicsScene.ItemIndexMethod.BspTreeIndex)
+        document.node_added.connect(self._on_node_added)
+        document.node_removed.connect(self._on_node_removed)
+        document.node_changed.connect(self._on_node_changed)
+        document.node_moved.connect(self._on_node_moved)
+        document.edge_added.connect(self._on_edge_added)
+        document.edge_removed.connect(self._on_edge_removed)
+        document.note_added.connect(self._on_note_added)
+        document.note_removed.connect(self._on_note_removed)
+        document.note_changed.connect(self._on_note_changed)
+        document.reset.connect(self.rebuild)
+        document.changed.connect(self.update_scene_rect)
+        self.rebuild()
+
+    # -- building items from the model ---------------------------------------------------
+
+    def rebuild(self) -> None:
+        for item in [*self.nodes.values(), *self.edges.values(), *self.notes.values()]:
+            self.removeItem(item)
+        self.nodes.clear()
+        self.edges.clear()
+        self.notes.clear()
+        for index, node in enumerate(self.document.nodes()):
+            item = NodeItem(node.id, self.look(node.id))
+            item.setPos(self._position(node.id, index))
+            self.addItem(item)
+            self.nodes[node.id] = item
+        for edge in self.document.edges():
+            self._on_edge_added(edge.id)
+        for note in self.document.notes():
+            self._on_note_added(note.id)
+        self.update_scene_rect()
+
+    def look(self, node_id: str) -> NodeLook:
+        node = self.document.node(node_id)
+        spec = self.document.spec(node_id)
+        badge, badge_text = self.badges.get(node_id, ("", ""))
+        if spec is None:
+            return NodeLook(
+                title=node.title or node.id,
+                subtitle=f"{node.type} (not installed)",
+                category="other",
+                icon="node-generic",
+                ports=self.document.output_ports(node_id),
+                disabled=node.disabled,
+                badge=badge or "error",
+                badge_text=badge_text,
+            )
+        return NodeLook(
+            title=node.title or spec.title,
+            subtitle=spec.title if node.title else node.id,
+            category=spec.category,
+            icon=spec.icon,
+            ports=self.document.output_ports(node_id),
+            disabled=node.disabled,
+            badge=badge,
+            badge_text=badge_text,
+        )
+
+    def set_badges(self, badges: dict[str, tuple[str, str]]) -> None:
+        """Worst diagnostic per node: node id -> (severity, text)."""
+        changed = set(self.badges) | set(badges)
+        self.badges = badges
+        for node_id in changed:
+            item = self.nodes.get(node_id)
+            if item is not None:
+                item.set_look(self.look(node_id))
+
+    def _position(self, node_id: str, index: int) -> QPointF:
+        placement = self.document.placement(node_id)
+        if placement is not None:
+            return QPointF(float(placement.x), float(placement.y))
+        # Unplaced nodes (a hand-written file) go on a grid below the origin.
+        return QPointF((index % 10) * 260.0, 2000.0 + (index // 10) * 120.0)
+
+    def _on_node_added(self, node_id: str) -> None:
+        item = NodeItem(node_id, self.look(node_id))
+        item.setPos(self._position(node_id, len(self.nodes)))
+        self.addItem(item)
+        self.nodes[node_id] = item
+
+    def _on_node_removed(self, node_id: str) -> None:
+        item = self.nodes.pop(node_id)
+        self.removeItem(item)
+
+    def _on_node_changed(self, node_id: str) -> None:
+        self.nodes[node_id].set_look(self.look(node_id))
+
+    def _on_node_moved(self, node_id: str) -> None:
+        item = self.nodes.get(node_id)
+        if item is not None:
+            position = self._position(node_id, 0)
+            if item.pos() != position:
+                item.setPos(position)
+
+    def _on_edge_added(self, edge_id: str) -> None:
+        edge = self.document.edge(edge_id)
+        source, target = self.nodes.get(edge.source), self.nodes.get(edge.target)
+        if source is None or target is None:
+            return  # the validator reports edges to missing nodes
+        if edge.port not in source.look.ports:
+            source.set_look(self.look(edge.source))
+        item = EdgeItem(edge_id, edge.port, source, target)
+        self.addItem(item)
+        self.edges[edge_id] = item
+
+    def _on_edge_removed(self, edge_id: str) -> None:
+        item = self.edges.pop(edge_id, None)
+        if item is not None:
+            item.detach()
+            self.removeItem(item)
+
+    def _on_note_added(self, note_id: str) -> None:
+        item = NoteItem(self.document.note(note_id))
+        self.addItem(item)
+        self.notes[note_id] = item
+
+    def _on_note_removed(self, note_id: str) -> None:
+        self.removeItem(self.notes.pop(note_id))
+
+    def _on_note_changed(self, note_id: str) -> None:
+        self.notes[note_id].set_note(self.document.note(note_id))
+
+    def update_scene_rect(self) -> None:
+        bounds = self.items_bounds()
+        self.setSceneRect(bounds.adjusted(-MARGIN, -MARGIN, MARGIN, MARGIN))
+
+    def items_bounds(self, items: Iterable[QGraphicsItem] | None = None) -> QRectF:
+        """The rectangle around nodes and notes (all, or the given ones)."""
+        chosen = list(items) if items is not None else [*self.nodes.values(), *self.notes.values()]
+        bounds = QRectF()
+        for item in chosen:
+            bounds = bounds.united(item.sceneBoundingRect())
+        return bounds if not bounds.isNull() else QRectF(0, 0, 800, 600)
+
+    # -- questions -----------------------------------------------------------------------
+
+    def node_at(self, pos: QPointF, exclude: NodeItem | None) -> NodeItem | None:
+        for item in self.items(
+            pos,
+            Qt.ItemSelectionMode.IntersectsItemShape,
+            Qt.SortOrder.DescendingOrder,
+            QTransform(),
+        ):
+            if isinstance(item, NodeItem) and item is not exclude:
+                return item
+        return None
+
+    def connection_problem(self, source: str, port: str, target: str) -> str | None:
+        """Why source.port -> target cannot be connected, or None if it can."""
+        if source == target:
+            return "a node cannot be connected to itself"
+        target_item = self.nodes.get(target)
+        if target_item is not None and target_item.is_trigger():
+            return f"'{target}' is a trigger; triggers start a flow and have no input"
+        for edge in self.document.edges_of(source):
+            if edge.source == source and edge.port == port and edge.target == target:
+                return f"{source}.{port} is already connected to {target}"
+        if self._reaches(target, source):
+            return f"it would make a loop: {target} already leads to {source}"
+        return None
+
+    def _reaches(self, start: str, goal: str) -> bool:
+        seen = {start}
+        stack = [start]
+        while stack:
+            current = stack.pop()
+            if current == goal:
+                return True
+            for edge in self.document.edges_of(current):
+                if edge.source == current and edge.target not in seen:
+                    seen.add(edge.target)
+                    stack.append(edge.target)
+        return False
+
+    def selected_node_ids(self) -> list[str]:
+        return [i.node_id for i in self.selectedItems() if isinstance(i, NodeItem)]
+
+    def selected_edge_ids(self) -> list[str]:
+        return [i.edge_id for i in self.selectedItems() if isinstance(i, EdgeItem)]
+
+    def selected_note_ids(self) -> list[str]:
+        return [i.note_id for i in self.selectedItems() if isinstance(i, NoteItem)]
+
+    def select_only(self, node_ids: Iterable[str]) -> None:
+        self.clearSelection()
+        for node_id in node_ids:
+            item = self.nodes.get(node_id)
+            if item is not None:
+                item.setSelected(True)
+
+    def highlight_target(self, target: NodeItem | None, valid: bool | None) -> None:
+        """Show where a dragged wire would land (blue) or that it cannot (red)."""
+        if target is None:
+            self._target_marker.setVisible(False)
+            return
+        colors = theme.current()
+        color = QColor(colors.selection if valid else colors.error)
+        self._target_marker.setPen(QPen(color, 2.5, Qt.PenStyle.DashLine))
+        self._target_marker.setRect(target.sceneBoundingRect().adjusted(2, 6, -2, -2))
+        self._target_marker.setVisible(True)
+
+    # -- mouse ---------------------------------------------------------------------------
+
+    def mousePressEvent(self, event: QGraphicsSceneMouseEvent) -> None:
+        if event.button() == Qt.MouseButton.LeftButton and self._interaction is None:
+            pos = event.scenePos()
+            started = self._start_on_port(pos) or self._start_on_edge_end(pos)
+            if started:
+                event.accept()
+                return
+            super().mousePressEvent(event)
+            if self.mouseGrabberItem() is not None and self.selectedItems():
+                self._interaction = MoveInteraction(self)
+            return
+        super().mousePressEvent(event)
+
+    def _start_on_port(self, pos: QPointF) -> bool:
+        for item in self.items(
+            pos.x() - 12,
+            pos.y() - 12,
+            24,
+            24,
+            Qt.ItemSelectionMode.IntersectsItemBoundingRect,
+            Qt.SortOrder.DescendingOrder,
+        ):
+            if isinstance(item, NodeItem):
+                hit = item.port_at(pos)
+                if hit is not None and hit[0] == "out":
+                    self._interaction = ConnectInteraction(self, item, hit[1])
+                    return True
+        return False
+
+    def _start_on_edge_end(self, pos: QPointF) -> bool:
+        for edge_id in self.selected_edge_ids():
+            item = self.edges[edge_id]
+            end = item.target.input_pos()
+            if (end - pos).manhattanLength() <= geometry.PORT_HIT_RADIUS * 1.5:
+                self._interaction = ReconnectInteraction(self, item)
+                return True
+        return False
+
+    def mouseMoveEvent(self, event: QGraphicsSceneMouseEvent) -> None:
+        if isinstance(self._interaction, ConnectInteraction | ReconnectInteraction):
+            self._interaction.move(event.scenePos())
+            event.accept()
+            return
+        super().mouseMoveEvent(event)
+
+    def mouseReleaseEvent(self, event: QGraphicsSceneMouseEvent) -> None:
+        interaction, self._interaction = self._interaction, None
+        if isinstance(interaction, ConnectInteraction | ReconnectInteraction):
+            interaction.finish(event.scenePos())
+            event.accept()
+            return
+        super().mouseReleaseEvent(event)
+        if interaction is not None:
+            interaction.finish(event.scenePos())
+
+    def cancel_interaction(self) -> bool:
+        interaction, self._interaction = self._interaction, None
+        if interaction is None:
+            return False
+        interaction.cancel()
+        return True
+
+    # -- painting ------------------------------------------------------------------------
+
+    def drawBackground(self, painter: QPainter, rect: QRectF) -> None:
+        colors = theme.current()
+        painter.fillRect(rect, QColor(colors.canvas))
+        zoom = painter.worldTransform().m11()
+        step = geometry.GRID
+        while step * zoom < 12:  # never draw a grid denser than 12 px
+            step *= 5
+        major = step * 5
+        for spacing, color in ((step, colors.grid_minor), (major, colors.grid_major)):
+            if spacing == step and step * zoom < 12:
+                continue
+            left = int(rect.left() // spacing) * spacing
+            top = int(rect.top() // spacing) * spacing
+            lines = []
+            x = left
+            while x < rect.right():
+                lines.append(QLineF(x, rect.top(), x, rect.bottom()))
+                x += spacing
+            y = top
+            while y < rect.bottom():
+                lines.append(QLineF(rect.left(), y, rect.right(), y))
+                y += spacing
+            pen = QPen(QColor(color), 0)
+            painter.setPen(pen)
+            painter.drawLines(lines)

@@ -1,0 +1,66 @@
+"""Node-type icons: SVG files in resources/icons, tinted to the theme and cached."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from PySide6.QtCore import QByteArray, QRectF, Qt
+from PySide6.QtGui import QColor, QIcon, QImage, QPainter, QPixmap
+from PySide6.QtSvg import QSvgRenderer
+
+GENERIC = "node-generic"
+
+
+def resources_folder() -> Path:
+    """The resources folder: inside the installed package, or at the top of a checkout."""
+    inside = Path(__file__).resolve().parent.parent / "resources"
+    if inside.is_dir():
+        return inside
+    return Path(__file__).resolve().parents[3] / "resources"
+
+
+def icon_path(name: str) -> Path | None:
+    folder = resources_folder() / "icons"
+    for candidate in (name, GENERIC):
+        path = folder / f"{candidate}.svg"
+        if path.is_file():
+            return path
+    return None
+
+
+@lru_cache(maxsize=512)
+def _renderer_data(name: str) -> bytes:
+    path = icon_path(name)
+    return path.read_bytes() if path is not None else b""
+
+
+@lru_cache(maxsize=1024)
+def tinted_image(name: str, color: str, size: int) -> QImage:
+    """The icon drawn at `size` pixels in one colour (the SVGs are black line art)."""
+    image = QImage(size, size, QImage.Format.Format_ARGB32_Premultiplied)
+    image.fill(Qt.GlobalColor.transparent)
+    data = _renderer_data(name)
+    if not data:
+        return image
+    renderer = QSvgRenderer(QByteArray(data))
+    painter = QPainter(image)
+    painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+    renderer.render(painter, QRectF(0, 0, size, size))
+    painter.setCompositionMode(QPainter.CompositionMode.CompositionMode_SourceIn)
+    painter.fillRect(image.rect(), QColor(color))
+    painter.end()
+    return image
+
+
+def node_icon(name: str, color: str) -> QIcon:
+    """A QIcon for lists and menus (16 and 32 px renditions)."""
+    icon = QIcon()
+    for size in (16, 24, 32, 48):
+        icon.addPixmap(QPixmap.fromImage(tinted_image(name, color, size)))
+    return icon
+
+
+def app_icon() -> QIcon:
+    path = icon_path("app")
+    return QIcon(str(path)) if path is not None else QIcon()

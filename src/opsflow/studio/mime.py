@@ -1,0 +1,30 @@
+"""The MIME types the Studio drags and copies: a node type from the palette, a flow fragment.
+
+Both ends of a drag (palette, quick-add, canvas, clipboard) use these names and
+helpers, so the format of a payload is decided in one place.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QByteArray, QMimeData
+
+#: A node type id (UTF-8), dragged from the palette onto the canvas.
+NODE_TYPE_MIME = "application/x-opsflow-node-type"
+#: Copied nodes, edges and notes as JSON (copy, paste, drag between windows).
+FLOW_FRAGMENT_MIME = "application/x-opsflow-fragment+json"
+
+
+def node_type_mime_data(type_id: str) -> QMimeData:
+    """A drag payload for one node type; its text is the type id too, for text fields."""
+    mime = QMimeData()
+    mime.setData(NODE_TYPE_MIME, QByteArray(type_id.encode("utf-8")))
+    mime.setText(type_id)
+    return mime
+
+
+def node_type_from_mime(mime: QMimeData) -> str | None:
+    """The node type id a payload carries, or None when it carries none."""
+    if not mime.hasFormat(NODE_TYPE_MIME):
+        return None
+    type_id = bytes(mime.data(NODE_TYPE_MIME).data()).decode("utf-8", errors="replace")
+    return type_id or None
