@@ -1,9 +1,9 @@
-"""`opsflow serve FLOW...`: host the webhook triggers of flows on this machine.
+"""`opsflow serve FLOW...`: host the webhook, schedule, file and poll triggers of flows.
 
-Each request that passes its trigger's checks starts a run through the engine
-and its journal; one line is printed per route at start and per run when it
-ends. SIGTERM or SIGINT stops accepting, interrupts runs in flight (they can be
-resumed with `opsflow runs resume`), closes the journal and exits 0.
+Each trigger that fires starts a run through the engine and its journal; one line is printed
+per trigger at start and per run when it ends. SIGTERM or SIGINT stops the triggers,
+interrupts runs in flight (they can be resumed with `opsflow runs resume`), closes the journal
+and exits 0.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from typing import Any
 from opsflow.engine.journal import Journal, default_journal_path
 from opsflow.errors import OpsflowError
 from opsflow.flowfile import load_flow
-from opsflow.serve.webhooks import Route, WebhookServer, build_routes
+from opsflow.serve.host import TriggerHost
 
 LOOPBACK = ("127.0.0.1", "::1", "localhost")
 
@@ -27,13 +27,14 @@ LOOPBACK = ("127.0.0.1", "::1", "localhost")
 def register(commands: Any) -> None:
     serve = commands.add_parser(
         "serve",
-        help="host the webhook triggers of flows and run them when called",
-        description="Listen for the webhook triggers of one or more flows and start a run "
-        "each time one is called. Binds to loopback unless --host says otherwise. "
-        "SIGTERM or Ctrl+C stops it; runs in flight are interrupted and can be resumed.",
+        help="host the webhook, schedule, file and poll triggers of flows",
+        description="Host the webhook, schedule, file-watch and HTTP-poll triggers of one or "
+        "more flows and start a run each time one fires (manual triggers are not hosted). "
+        "Webhooks listen on loopback unless --host says otherwise. SIGTERM or Ctrl+C stops "
+        "it; runs in flight are interrupted and can be resumed.",
     )
     serve.add_argument("flows", nargs="+", metavar="FLOW", help="a *.flow.json file")
-    serve.add_argument("--host", default="127.0.0.1", help="the address to listen on")
+    serve.add_argument("--host", default="127.0.0.1", help="the address webhooks listen on")
     serve.add_argument("--port", type=int, default=8080, help="the port (0: any free port)")
     serve.add_argument("--store", metavar="PATH", help="the run journal (SQLite file)")
     serve.set_defaults(handler=serve_flows)
@@ -45,31 +46,39 @@ def serve_flows(args: argparse.Namespace) -> int:
     flows = [(load_flow(path), Path(path)) for path in args.flows]
     journal = Journal(Path(args.store) if args.store else default_journal_path())
     try:
-        routes = build_routes(flows, journal)
-        return asyncio.run(_serve(routes, args.host, args.port))
+        host = TriggerHost(flows, journal, log=_say)
+        return asyncio.run(_serve(host, args.host, args.port))
     finally:
         journal.close()
 
 
-async def _serve(routes: dict[tuple[str, str], Route], host: str, port: int) -> int:
-    server = WebhookServer(routes, log=_say)
-    await server.start(host, port)
-    shown = f"[{host}]" if ":" in host else host
-    base = f"http://{shown}:{server.port}"
-    _say(f"serving {len(routes)} webhook(s) on {base}; stop with Ctrl+C or SIGTERM")
-    for (method, path), route in sorted(routes.items(), key=lambda item: item[0][::-1]):
-        _say(f"  {method:6} {base}{path} -> {route.label} (auth: {route.params.auth})")
-        if route.params.auth == "none" and host not in LOOPBACK:
-            _say(f"  warning: anyone who can reach {host} may start {route.label}")
+async def _serve(triggers: TriggerHost, host: str, port: int) -> int:
+    # Before anything is printed, so a SIGTERM sent as soon as the lines show is handled.
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(signum, stop.set)
+    await triggers.start(host, port)
+    count = len(triggers.routes) + len(triggers.triggers)
+    if triggers.server is None:
+        _say(f"serving {count} trigger(s); stop with Ctrl+C or SIGTERM")
+    else:
+        shown = f"[{host}]" if ":" in host else host
+        base = f"http://{shown}:{triggers.server.port}"
+        _say(f"serving {count} trigger(s), webhooks on {base}; stop with Ctrl+C or SIGTERM")
+        for (method, path), route in sorted(
+            triggers.routes.items(), key=lambda item: item[0][::-1]
+        ):
+            _say(f"  {method:6} {base}{path} -> {route.label} (auth: {route.params.auth})")
+            if route.params.auth == "none" and host not in LOOPBACK:
+                _say(f"  warning: anyone who can reach {host} may start {route.label}")
+    for trigger in triggers.triggers:
+        _say(f"  {trigger.describe()}")
     await stop.wait()
-    in_flight = len(server.runs)
+    in_flight = len(triggers.runs)
     _say(f"stopping; interrupting {in_flight} run(s) in flight" if in_flight else "stopping")
-    await server.stop()
+    await triggers.stop()
     return 0
 
 

@@ -1,5 +1,4 @@
-"""Hosting flow triggers on this machine: `opsflow serve` (webhooks for now)."""
+"""`opsflow serve`: hosting a flow's triggers (webhook, schedule, file, poll) on this machine.
 
-from opsflow.serve.webhooks import Route, WebhookServer, build_routes
-
-__all__ = ["Route", "WebhookServer", "build_routes"]
+`host` starts every run the same way; each trigger kind has its own module.
+"""

@@ -3,8 +3,8 @@
 One request per connection (`Connection: close`), headers up to 64 KiB, bodies
 only with Content-Length (no chunked encoding). Runs start on the same event
 loop as the server, through the engine and its journal; the client gets 202
-once the run is in the journal. Errors are answered as JSON {"error": sentence},
-never with a traceback.
+once the run is in the journal (through `opsflow.serve.host.Runs`, shared with the other
+triggers). Errors are answered as JSON {"error": sentence}, never with a traceback.
 """
 
 from __future__ import annotations
@@ -14,23 +14,23 @@ import hashlib
 import hmac
 import json
 import logging
-import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlsplit
 
 import jsonschema
 
 from opsflow.catalog.builtin.triggers import WebhookParams
 from opsflow.credentials import resolve
-from opsflow.engine.control import RunControl
 from opsflow.engine.journal import Journal
-from opsflow.engine.local import LocalRunner, RunOptions, new_run_id
+from opsflow.engine.local import LocalRunner, RunOptions
 from opsflow.errors import OpsflowError
 from opsflow.model.flow import Flow
+
+if TYPE_CHECKING:
+    from opsflow.serve.host import Runs
 
 HEADER_LIMIT = 64 * 1024
 READ_TIMEOUT_S = 10.0
@@ -141,17 +141,28 @@ def _validator(flow_id: str, node_id: str, schema: dict[str, Any] | None) -> Any
 
 
 class WebhookServer:
-    """Serves webhook routes and starts runs on the running event loop."""
+    """Serves webhook routes and starts runs on the running event loop.
+
+    `runs` is shared with the other triggers when a `TriggerHost` runs the server; without
+    it the server keeps its own, logging to `log`.
+    """
 
     def __init__(
-        self, routes: Mapping[tuple[str, str], Route], *, log: Callable[[str], None] = print
+        self,
+        routes: Mapping[tuple[str, str], Route],
+        *,
+        log: Callable[[str], None] = print,
+        runs: Runs | None = None,
     ) -> None:
         self.routes = dict(routes)
         self.paths: dict[str, list[str]] = {}
         for method, path in self.routes:
             self.paths.setdefault(path, []).append(method)
-        self.log = log
-        self.runs: dict[asyncio.Task[None], RunControl] = {}
+        if runs is None:
+            from opsflow.serve.host import Runs  # host imports this module
+
+            runs = Runs(log)
+        self.runs = runs
         self._server: asyncio.Server | None = None
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> None:
@@ -167,15 +178,15 @@ class WebhookServer:
         assert self._server is not None
         return int(self._server.sockets[0].getsockname()[1])
 
-    async def stop(self, grace_s: float = 10.0) -> None:
-        """Stop accepting, interrupt runs in flight (resumable) and wait for them to end."""
+    async def close(self) -> None:
+        """Stop accepting connections; runs in flight go on."""
         if self._server is not None:
             self._server.close()
-        for control in list(self.runs.values()):
-            if control.started.is_set():
-                getattr(control, "interrupt", control.abort)()
-        if self.runs:
-            await asyncio.wait(list(self.runs), timeout=grace_s)
+
+    async def stop(self, grace_s: float = 10.0) -> None:
+        """Stop accepting, interrupt runs in flight (resumable) and wait for them to end."""
+        await self.close()
+        await self.runs.stop(grace_s)
 
     # -- one connection -----------------------------------------------------------------
 
@@ -193,7 +204,7 @@ class WebhookServer:
                 return
             except Exception:
                 logger.exception("webhook request failed")
-                self.log(f"{_now()} internal error answering a request; see the traceback above")
+                self.runs.say("internal error answering a request; see the traceback above")
                 status, body, headers = 500, {"error": "internal error; see the server log"}, {}
             await self._respond(writer, status, body, headers)
             if unread:  # let the client finish sending so it reads our answer, not a reset
@@ -268,44 +279,9 @@ class WebhookServer:
             "path": url.path,
             "query": query,
         }
-        run_id = await self._start_run(route, payload)
+        run_id = await self.runs.start(route, payload)
         answer: dict[str, Any] = {"run": run_id} if params.respond_with_run_id else {}
         return 202, answer or {"accepted": True}, {}, 0
-
-    # -- runs ---------------------------------------------------------------------------
-
-    async def _start_run(self, route: Route, payload: dict[str, Any]) -> str:
-        """Start a run and return its id once the journal has it."""
-        run_id = new_run_id()
-        control = RunControl()
-        task = asyncio.create_task(self._run(route, payload, run_id, control))
-        self.runs[task] = control
-        task.add_done_callback(self._forget)
-        while not control.started.is_set() and not task.done():
-            await asyncio.sleep(0)
-        if not control.started.is_set():
-            raise RuntimeError(f"run {run_id} of {route.label} did not start")
-        return run_id
-
-    def _forget(self, task: asyncio.Task[None]) -> None:
-        self.runs.pop(task, None)
-
-    async def _run(
-        self, route: Route, payload: dict[str, Any], run_id: str, control: RunControl
-    ) -> None:
-        began = time.monotonic()
-        where = f"{_now()} {route.label} run {run_id}"
-        try:
-            result = await route.runner.run(
-                trigger=route.trigger, payload=payload, run_id=run_id, control=control
-            )
-        except Exception as exc:
-            logger.debug("run %s crashed", run_id, exc_info=True)
-            self.log(f"{where} could not run: {exc}")
-            return
-        took = time.monotonic() - began
-        error = f": {result.error}" if result.error and result.status != "succeeded" else ""
-        self.log(f"{_now()} {route.label} run {run_id} {result.status} in {took:.2f}s{error}")
 
 
 # -- parsing --------------------------------------------------------------------------------
@@ -374,7 +350,3 @@ def _parse_body(data: bytes, route: Route) -> Any:
             at = "/".join(str(part) for part in error.absolute_path) or "the top level"
             raise HttpError(400, f"the body does not match the schema at {at}: {error.message}")
     return body
-
-
-def _now() -> str:
-    return datetime.now().strftime("%Y-%m-%d %H:%M:%S")
