@@ -37,20 +37,22 @@ class AddItems(QUndoCommand):
         self.notes = list(notes)
 
     def redo(self) -> None:
-        for node, placement in self.nodes:
-            self.document.insert_node(node, placement)
-        for edge in self.edges:
-            self.document.insert_edge(edge)
-        for note in self.notes:
-            self.document.insert_note(note)
+        with self.document.batch():
+            for node, placement in self.nodes:
+                self.document.insert_node(node, placement)
+            for edge in self.edges:
+                self.document.insert_edge(edge)
+            for note in self.notes:
+                self.document.insert_note(note)
 
     def undo(self) -> None:
-        for note in reversed(self.notes):
-            self.document.delete_note(note.id)
-        for edge in reversed(self.edges):
-            self.document.delete_edge(edge.id)
-        for node, _ in reversed(self.nodes):
-            self.document.delete_node(node.id)
+        with self.document.batch():
+            for note in reversed(self.notes):
+                self.document.delete_note(note.id)
+            for edge in reversed(self.edges):
+                self.document.delete_edge(edge.id)
+            for node, _ in reversed(self.nodes):
+                self.document.delete_node(node.id)
 
 
 class RemoveItems(QUndoCommand):
@@ -77,17 +79,19 @@ class RemoveItems(QUndoCommand):
         self.removed_notes: list[StickyNote] = []
 
     def redo(self) -> None:
-        self.removed_edges = [self.document.delete_edge(e) for e in self.edge_ids]
-        self.removed_nodes = [self.document.delete_node(n) for n in self.node_ids]
-        self.removed_notes = [self.document.delete_note(n) for n in self.note_ids]
+        with self.document.batch():
+            self.removed_edges = [self.document.delete_edge(e) for e in self.edge_ids]
+            self.removed_nodes = [self.document.delete_node(n) for n in self.node_ids]
+            self.removed_notes = [self.document.delete_note(n) for n in self.note_ids]
 
     def undo(self) -> None:
-        for note in self.removed_notes:
-            self.document.insert_note(note)
-        for node, placement in self.removed_nodes:
-            self.document.insert_node(node, placement)
-        for edge in self.removed_edges:
-            self.document.insert_edge(edge)
+        with self.document.batch():
+            for note in self.removed_notes:
+                self.document.insert_note(note)
+            for node, placement in self.removed_nodes:
+                self.document.insert_node(node, placement)
+            for edge in self.removed_edges:
+                self.document.insert_edge(edge)
 
 
 class MoveItems(QUndoCommand):
@@ -117,21 +121,21 @@ class MoveItems(QUndoCommand):
             self.notes_after[note_id] = note.model_copy(update={"x": x, "y": y})
 
     def redo(self) -> None:
-        for node_id, placement in self.after.items():
-            self.document.set_placement(node_id, placement)
-        for note in self.notes_after.values():
-            self.document.set_note(note)
-        self.document.moves_done()
+        with self.document.batch():
+            for node_id, placement in self.after.items():
+                self.document.set_placement(node_id, placement)
+            for note in self.notes_after.values():
+                self.document.set_note(note)
 
     def undo(self) -> None:
-        for node_id, placement in self.before.items():
-            if placement is None:
-                self.document.clear_placement(node_id)
-            else:
-                self.document.set_placement(node_id, placement)
-        for note in self.notes_before.values():
-            self.document.set_note(note)
-        self.document.moves_done()
+        with self.document.batch():
+            for node_id, placement in self.before.items():
+                if placement is None:
+                    self.document.clear_placement(node_id)
+                else:
+                    self.document.set_placement(node_id, placement)
+            for note in self.notes_before.values():
+                self.document.set_note(note)
 
 
 class ChangeNode(QUndoCommand):
@@ -160,10 +164,12 @@ class ChangeNode(QUndoCommand):
         return True
 
     def redo(self) -> None:
-        self.document.set_node(self.after)
+        with self.document.batch():
+            self.document.set_node(self.after)
 
     def undo(self) -> None:
-        self.document.set_node(self.before)
+        with self.document.batch():
+            self.document.set_node(self.before)
 
 
 class ChangeNodes(QUndoCommand):
@@ -176,12 +182,14 @@ class ChangeNodes(QUndoCommand):
         self.before = [document.node(n.id) for n in self.after]
 
     def redo(self) -> None:
-        for node in self.after:
-            self.document.set_node(node)
+        with self.document.batch():
+            for node in self.after:
+                self.document.set_node(node)
 
     def undo(self) -> None:
-        for node in self.before:
-            self.document.set_node(node)
+        with self.document.batch():
+            for node in self.before:
+                self.document.set_node(node)
 
 
 class ChangeNote(QUndoCommand):
@@ -203,10 +211,12 @@ class ChangeNote(QUndoCommand):
         return True
 
     def redo(self) -> None:
-        self.document.set_note(self.after)
+        with self.document.batch():
+            self.document.set_note(self.after)
 
     def undo(self) -> None:
-        self.document.set_note(self.before)
+        with self.document.batch():
+            self.document.set_note(self.before)
 
 
 class ReconnectEdge(QUndoCommand):
@@ -219,12 +229,14 @@ class ReconnectEdge(QUndoCommand):
         self.after = edge
 
     def redo(self) -> None:
-        self.document.delete_edge(self.before.id)
-        self.document.insert_edge(self.after)
+        with self.document.batch():
+            self.document.delete_edge(self.before.id)
+            self.document.insert_edge(self.after)
 
     def undo(self) -> None:
-        self.document.delete_edge(self.after.id)
-        self.document.insert_edge(self.before)
+        with self.document.batch():
+            self.document.delete_edge(self.after.id)
+            self.document.insert_edge(self.before)
 
 
 class ChangeFlow(QUndoCommand):
@@ -237,7 +249,9 @@ class ChangeFlow(QUndoCommand):
         self.after = header
 
     def redo(self) -> None:
-        self.document.set_header(self.after)
+        with self.document.batch():
+            self.document.set_header(self.after)
 
     def undo(self) -> None:
-        self.document.set_header(self.before)
+        with self.document.batch():
+            self.document.set_header(self.before)

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import itertools
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal
@@ -63,6 +64,8 @@ class FlowDocument(QObject):
         self.catalog = catalog or default_catalog()
         self.undo_stack = QUndoStack(self)
         self._path = path
+        self._batch_depth = 0
+        self._batch_dirty = False
         self._load(flow or Flow(id="new-flow", name="New flow"))
 
     # -- reading -------------------------------------------------------------------------
@@ -185,6 +188,24 @@ class FlowDocument(QObject):
 
     # -- editing (through commands only) -------------------------------------------------
 
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """Group changes so `changed` is emitted once, at the end (commands use this)."""
+        self._batch_depth += 1
+        try:
+            yield
+        finally:
+            self._batch_depth -= 1
+            if self._batch_depth == 0 and self._batch_dirty:
+                self._batch_dirty = False
+                self.changed.emit()
+
+    def _touch(self) -> None:
+        if self._batch_depth:
+            self._batch_dirty = True
+        else:
+            self.changed.emit()
+
     def push(self, command: QUndoCommand) -> None:
         """Run an edit and record it for undo."""
         self.undo_stack.push(command)
@@ -196,14 +217,14 @@ class FlowDocument(QObject):
         self._load(flow)
         self.reset.emit()
         self.path_changed.emit()
-        self.changed.emit()
+        self._touch()
 
     def insert_node(self, node: Node, placement: NodePlacement | None) -> None:
         self._nodes[node.id] = node
         if placement is not None:
             self._placements[node.id] = placement
         self.node_added.emit(node.id)
-        self.changed.emit()
+        self._touch()
 
     def delete_node(self, node_id: str) -> tuple[Node, NodePlacement | None]:
         """Remove a node that has no edges left; returns what was removed."""
@@ -212,63 +233,65 @@ class FlowDocument(QObject):
         placement = self._placements.pop(node_id, None)
         self._touching.pop(node_id, None)
         self.node_removed.emit(node_id)
-        self.changed.emit()
+        self._touch()
         return node, placement
 
     def set_node(self, node: Node) -> None:
         """Replace a node by a new version with the same id."""
         self._nodes[node.id] = node
         self.node_changed.emit(node.id)
-        self.changed.emit()
+        self._touch()
 
     def set_placement(self, node_id: str, placement: NodePlacement) -> None:
         self._placements[node_id] = placement
         self.node_moved.emit(node_id)
+        self._touch()
 
     def clear_placement(self, node_id: str) -> None:
         """Forget where a node was drawn (undo of the first move of an unplaced node)."""
         self._placements.pop(node_id, None)
         self.node_moved.emit(node_id)
+        self._touch()
 
     def insert_edge(self, edge: Edge) -> None:
         self._edges[edge.id] = edge
         self._touching.setdefault(edge.source, set()).add(edge.id)
         self._touching.setdefault(edge.target, set()).add(edge.id)
         self.edge_added.emit(edge.id)
-        self.changed.emit()
+        self._touch()
 
     def delete_edge(self, edge_id: str) -> Edge:
         edge = self._edges.pop(edge_id)
         self._touching[edge.source].discard(edge.id)
         self._touching[edge.target].discard(edge.id)
         self.edge_removed.emit(edge_id)
-        self.changed.emit()
+        self._touch()
         return edge
 
     def insert_note(self, note: StickyNote) -> None:
         self._notes[note.id] = note
         self.note_added.emit(note.id)
-        self.changed.emit()
+        self._touch()
 
     def delete_note(self, note_id: str) -> StickyNote:
         note = self._notes.pop(note_id)
         self.note_removed.emit(note_id)
-        self.changed.emit()
+        self._touch()
         return note
 
     def set_note(self, note: StickyNote) -> None:
         self._notes[note.id] = note
         self.note_changed.emit(note.id)
-        self.changed.emit()
+        self._touch()
 
     def set_header(self, header: Flow) -> None:
         self._header = header
         self.flow_changed.emit()
-        self.changed.emit()
+        self._touch()
 
     def moves_done(self) -> None:
         """Placements changed (one signal per batch so listeners react once)."""
-        self.changed.emit()
+        self._touch()
 
     # -- internals -----------------------------------------------------------------------
 

@@ -109,7 +109,12 @@ class MainWindow(QMainWindow):
         doc.undo_stack.cleanChanged.connect(self._update_title)
         doc.path_changed.connect(self._update_title)
         doc.flow_changed.connect(self._update_title)
-        self.scene.selectionChanged.connect(self._on_selection_changed)
+        # Deleting 500 selected nodes changes the selection 500 times: show the result once.
+        self._selection_timer = QTimer(self)
+        self._selection_timer.setSingleShot(True)
+        self._selection_timer.setInterval(0)
+        self._selection_timer.timeout.connect(self._on_selection_changed)
+        self.scene.selectionChanged.connect(self._selection_timer.start)
         self.scene.status_message.connect(self.say)
         self.editor.status_message.connect(self.say)
         self.scene.wire_dropped.connect(self._on_wire_dropped)
