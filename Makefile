@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml
 
 run: $(STAMP)
 	$(VENV)/bin/opsflow validate sample_flows/*.flow.json
-	$(VENV)/bin/opsflow describe sample_flows/*.flow.json
+	$(VENV)/bin/opsflow studio sample_flows/web-outage-remediation.flow.json
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests benchmarks
@@ -28,6 +28,9 @@ test: lint unit
 
 bench: $(STAMP)
 	$(PY) benchmarks/run_all.py
+
+screenshots: $(STAMP)
+	QT_QPA_PLATFORM=offscreen $(PY) tools/screenshots.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -54,7 +54,7 @@ class EdgeItem(QGraphicsItem):
         self.setFlags(QGraphicsItem.GraphicsItemFlag.ItemIsSelectable)
         self.setZValue(0)
         self._path = QPainterPath()
-        self._shape = QPainterPath()
+        self._shape: QPainterPath | None = None
         self._bounds = QRectF()
         self._label_rect = QRectF()
         source.edges.add(self)
@@ -71,16 +71,14 @@ class EdgeItem(QGraphicsItem):
         start = self.source.output_pos(self.port)
         end = self.target.input_pos()
         self._path = curve(start, end)
-        stroker = QPainterPathStroker()
-        stroker.setWidth(14)
-        self._shape = stroker.createStroke(self._path)
+        self._shape = None
         self._label_rect = QRectF()
         if self.port not in UNLABELLED_PORTS:
             metrics = QFontMetricsF(_LABEL_FONT)
             width = metrics.horizontalAdvance(self.port) + 10
             middle = self._path.pointAtPercent(0.5)
             self._label_rect = QRectF(middle.x() - width / 2, middle.y() - 8, width, 16)
-        self._bounds = self._shape.boundingRect().united(self._label_rect).adjusted(-2, -2, 2, 2)
+        self._bounds = self._path.controlPointRect().united(self._label_rect).adjusted(-8, -8, 8, 8)
 
     def path(self) -> QPainterPath:
         return self._path
@@ -89,6 +87,11 @@ class EdgeItem(QGraphicsItem):
         return self._bounds
 
     def shape(self) -> QPainterPath:
+        """A wide stroke of the curve, so the wire is easy to click (made when first asked)."""
+        if self._shape is None:
+            stroker = QPainterPathStroker()
+            stroker.setWidth(14)
+            self._shape = stroker.createStroke(self._path)
         return self._shape
 
     def paint(

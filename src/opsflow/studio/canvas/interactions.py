@@ -165,5 +165,11 @@ class MoveInteraction(Interaction):
             self.scene.document.push(MoveItems(self.scene.document, nodes, notes, text))
 
     def cancel(self) -> None:
-        for item, start in self.start.items():
-            item.setPos(start)
+        # Without the grab, Qt would keep dragging the items after Escape and the
+        # release would leave them somewhere the model never heard of.
+        grabber = self.scene.mouseGrabberItem()
+        if grabber is not None:
+            grabber.ungrabMouse()
+        with self.scene.placing_from_model():
+            for item, start in self.start.items():
+                item.setPos(start)

@@ -140,6 +140,9 @@ class NodeItem(QGraphicsItem):
         elif change == QGraphicsItem.GraphicsItemChange.ItemPositionHasChanged:
             for edge in self.edges:
                 edge.adjust()
+            scene = self.scene()
+            if scene is not None and getattr(scene, "overview_mode", False):
+                scene.overview_changed()
         return super().itemChange(change, value)
 
     # -- painting ------------------------------------------------------------------------

@@ -6,7 +6,8 @@ it never changes the model itself except by pushing commands.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 
 from PySide6.QtCore import QLineF, QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QPainter, QPen, QTransform
@@ -28,6 +29,7 @@ from opsflow.studio.canvas.interactions import (
 )
 from opsflow.studio.canvas.node_item import NodeItem, NodeLook
 from opsflow.studio.canvas.note_item import NoteItem
+from opsflow.studio.canvas.overview import Overview
 from opsflow.studio.document import FlowDocument
 
 #: Empty space kept around the flow so it can be scrolled past its edges.
@@ -56,6 +58,8 @@ class FlowScene(QGraphicsScene):
         self._target_marker.setVisible(False)
         self.addItem(self._target_marker)
         self.setItemIndexMethod(QGraphicsScene.ItemIndexMethod.BspTreeIndex)
+        self.overview = Overview(self)
+        self.overview_mode = False
         document.node_added.connect(self._on_node_added)
         document.node_removed.connect(self._on_node_removed)
         document.node_changed.connect(self._on_node_changed)
@@ -67,6 +71,7 @@ class FlowScene(QGraphicsScene):
         document.note_changed.connect(self._on_note_changed)
         document.reset.connect(self.rebuild)
         document.changed.connect(self.update_scene_rect)
+        document.changed.connect(self.overview_changed)
         self.rebuild()
 
     # -- building items from the model ---------------------------------------------------
@@ -80,6 +85,7 @@ class FlowScene(QGraphicsScene):
         for index, node in enumerate(self.document.nodes()):
             item = NodeItem(node.id, self.look(node.id))
             item.setPos(self._position(node.id, index))
+            item.setOpacity(0.0 if self.overview_mode else 1.0)
             self.addItem(item)
             self.nodes[node.id] = item
         for edge in self.document.edges():
@@ -87,6 +93,7 @@ class FlowScene(QGraphicsScene):
         for note in self.document.notes():
             self._on_note_added(note.id)
         self.update_scene_rect()
+        self.overview_changed()
 
     def look(self, node_id: str) -> NodeLook:
         node = self.document.node(node_id)
@@ -122,6 +129,7 @@ class FlowScene(QGraphicsScene):
             item = self.nodes.get(node_id)
             if item is not None:
                 item.set_look(self.look(node_id))
+        self.overview_changed()
 
     def _position(self, node_id: str, index: int) -> QPointF:
         placement = self.document.placement(node_id)
@@ -133,6 +141,7 @@ class FlowScene(QGraphicsScene):
     def _on_node_added(self, node_id: str) -> None:
         item = NodeItem(node_id, self.look(node_id))
         item.setPos(self._position(node_id, len(self.nodes)))
+        item.setOpacity(0.0 if self.overview_mode else 1.0)
         self.addItem(item)
         self.nodes[node_id] = item
 
@@ -143,12 +152,22 @@ class FlowScene(QGraphicsScene):
     def _on_node_changed(self, node_id: str) -> None:
         self.nodes[node_id].set_look(self.look(node_id))
 
+    @contextmanager
+    def placing_from_model(self) -> Iterator[None]:
+        """Put items exactly where the model says: snapping is for the user's drags."""
+        snap, self.snap_to_grid = self.snap_to_grid, False
+        try:
+            yield
+        finally:
+            self.snap_to_grid = snap
+
     def _on_node_moved(self, node_id: str) -> None:
         item = self.nodes.get(node_id)
         if item is not None:
             position = self._position(node_id, 0)
             if item.pos() != position:
-                item.setPos(position)
+                with self.placing_from_model():
+                    item.setPos(position)
 
     def _on_edge_added(self, edge_id: str) -> None:
         edge = self.document.edge(edge_id)
@@ -158,6 +177,7 @@ class FlowScene(QGraphicsScene):
         if edge.port not in source.look.ports:
             source.set_look(self.look(edge.source))
         item = EdgeItem(edge_id, edge.port, source, target)
+        item.setOpacity(0.0 if self.overview_mode else 1.0)
         self.addItem(item)
         self.edges[edge_id] = item
 
@@ -176,7 +196,8 @@ class FlowScene(QGraphicsScene):
         self.removeItem(self.notes.pop(note_id))
 
     def _on_note_changed(self, note_id: str) -> None:
-        self.notes[note_id].set_note(self.document.note(note_id))
+        with self.placing_from_model():
+            self.notes[note_id].set_note(self.document.note(note_id))
 
     def update_scene_rect(self) -> None:
         bounds = self.items_bounds()
@@ -320,6 +341,30 @@ class FlowScene(QGraphicsScene):
             return False
         interaction.cancel()
         return True
+
+    # -- far away ------------------------------------------------------------------------
+
+    def set_overview(self, on: bool) -> None:
+        """Switch between painting items one by one and the batched overview."""
+        if on == self.overview_mode:
+            return
+        self.overview_mode = on
+        opacity = 0.0 if on else 1.0  # fully transparent items are skipped by Qt
+        for item in [*self.nodes.values(), *self.edges.values()]:
+            item.setOpacity(opacity)
+        self.overview_changed()
+
+    def overview_changed(self) -> None:
+        self.overview.invalidate()
+        if self.overview_mode:
+            self.update()
+
+    def drawForeground(self, painter: QPainter, rect: QRectF) -> None:  # noqa: N802
+        if self.overview_mode:
+            selected = [
+                i.sceneBoundingRect() for i in self.selectedItems() if isinstance(i, NodeItem)
+            ]
+            self.overview.paint(painter, selected)
 
     # -- painting ------------------------------------------------------------------------
 

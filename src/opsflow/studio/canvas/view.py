@@ -22,6 +22,7 @@ from PySide6.QtWidgets import QGraphicsView, QWidget
 from opsflow.studio.canvas.edge_item import EdgeItem
 from opsflow.studio.canvas.node_item import NodeItem
 from opsflow.studio.canvas.note_item import NoteItem
+from opsflow.studio.canvas.overview import OVERVIEW_ZOOM
 from opsflow.studio.canvas.scene import FlowScene
 from opsflow.studio.mime import NODE_TYPE_MIME
 
@@ -63,6 +64,7 @@ class FlowView(QGraphicsView):
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self._pan_from: QPoint | None = None
         self._space_held = False
+        self.zoom_changed.connect(lambda zoom: scene.set_overview(zoom < OVERVIEW_ZOOM))
 
     def resizeEvent(self, event: QResizeEvent) -> None:
         super().resizeEvent(event)

@@ -50,7 +50,9 @@ class TemplateHighlighter(QSyntaxHighlighter):
         palette = theme.current()
         self._block = QTextCharFormat()
         self._block.setForeground(QColor(palette.categories["trigger"]))
-        self._block.setBackground(QColor(palette.categories["trigger"]).lighter(190))
+        tint = QColor(palette.categories["trigger"])
+        tint.setAlpha(40)  # a faint wash of the accent reads on light and dark fields alike
+        self._block.setBackground(tint)
         self._root = QTextCharFormat()
         self._root.setForeground(QColor(palette.categories["action"]))
         self._root.setFontWeight(QFont.Weight.Bold)
