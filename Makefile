@@ -17,8 +17,8 @@ run: $(STAMP)
 	$(VENV)/bin/opsflow studio sample_flows/web-outage-remediation.flow.json
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check src tests benchmarks
-	$(VENV)/bin/ruff format --check src tests benchmarks
+	$(VENV)/bin/ruff check src tests benchmarks tools
+	$(VENV)/bin/ruff format --check src tests benchmarks tools
 	$(VENV)/bin/mypy
 
 unit: $(STAMP)

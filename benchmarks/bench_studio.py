@@ -37,7 +37,7 @@ def median_ms(action: Callable[[], object], repeats: int = REPEATS) -> float:
 def measure(size: int, index: str) -> dict[str, float]:
     from PySide6.QtCore import QPoint, QPointF, Qt
     from PySide6.QtGui import QMouseEvent
-    from PySide6.QtWidgets import QApplication, QGraphicsScene
+    from PySide6.QtWidgets import QGraphicsScene
 
     from opsflow.flowfile import load_flow
     from opsflow.studio.app import application
@@ -76,10 +76,14 @@ def measure(size: int, index: str) -> dict[str, float]:
     for step in range(1, 31):
         point = start + QPoint(step * 3, step * 2)
         began = time.perf_counter()
-        app.sendEvent(viewport, _mouse(QMouseEvent.Type.MouseMove, point, Qt.MouseButton.NoButton, left))
+        app.sendEvent(
+            viewport, _mouse(QMouseEvent.Type.MouseMove, point, Qt.MouseButton.NoButton, left)
+        )
         viewport.repaint()
         moves.append((time.perf_counter() - began) * 1000)
-    app.sendEvent(viewport, _mouse(QMouseEvent.Type.MouseButtonRelease, point, left, Qt.MouseButton.NoButton))
+    app.sendEvent(
+        viewport, _mouse(QMouseEvent.Type.MouseButtonRelease, point, left, Qt.MouseButton.NoButton)
+    )
     app.processEvents()
 
     began = time.perf_counter()

@@ -48,7 +48,9 @@ def main() -> int:
                 window.view.set_zoom(zoom)
                 bounds = window.scene.items_bounds()
                 view_width = window.view.viewport().width() / zoom
-                window.view.centerOn(bounds.left() + view_width / 2 - 20, window.scene.nodes[node_id].y() + 40)
+                window.view.centerOn(
+                    bounds.left() + view_width / 2 - 20, window.scene.nodes[node_id].y() + 40
+                )
                 for _ in range(3):
                     app.processEvents()
                 window.minimap.refresh()

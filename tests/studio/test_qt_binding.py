@@ -7,7 +7,10 @@ node paints. pyproject pins it out; this test catches a regression.
 
 from __future__ import annotations
 
+import os
+import subprocess
 import sys
+import textwrap
 
 from PySide6.QtCore import QPointF
 from PySide6.QtGui import QColor, QImage, QPainter
@@ -23,3 +26,26 @@ def test_void_painter_calls_keep_none_alive(qapp: object) -> None:
     after = sys.getrefcount(None)
     painter.end()
     assert after >= before - 50, f"None lost {before - after} references over 6,000 calls"
+
+
+def test_quitting_with_nodes_on_the_clipboard_exits_cleanly(tmp_path: object) -> None:
+    """Qt crashes at exit if the clipboard still owns Python-made QMimeData; the app hands
+    it plain text when it quits (a real process, so a crash shows as its exit status)."""
+    script = textwrap.dedent(
+        """
+        from PySide6.QtCore import QTimer
+        from opsflow.studio.app import application
+        from opsflow.studio.clipboard import put_on_clipboard
+        app = application()
+        put_on_clipboard(app.clipboard(), '{"format": "opsflow.flow"}')
+        QTimer.singleShot(0, app.quit)
+        app.exec()
+        print(app.clipboard().text())
+        """
+    )
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "HOME": str(tmp_path)}
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert '"opsflow.flow"' in done.stdout

@@ -11,6 +11,7 @@ from PySide6.QtCore import QSettings, QTimer
 from PySide6.QtWidgets import QApplication
 
 from opsflow.studio import files, theme
+from opsflow.studio.clipboard import release_clipboard
 from opsflow.studio.icons import app_icon
 from opsflow.studio.mainwindow import MainWindow
 
@@ -26,6 +27,8 @@ def application(argv: Sequence[str] = ()) -> QApplication:
     app.setOrganizationName("Opsflow")
     app.setApplicationName("Opsflow Studio")
     app.setWindowIcon(app_icon())
+    if existing is None:
+        app.aboutToQuit.connect(lambda: release_clipboard(app.clipboard()))
     saved = QSettings().value("theme", "system")
     theme.apply(app, saved if saved in ("light", "dark") else None)
     return app

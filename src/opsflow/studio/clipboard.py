@@ -56,6 +56,17 @@ def put_on_clipboard(clipboard: QClipboard, text: str) -> None:
     clipboard.setMimeData(data)
 
 
+def release_clipboard(clipboard: QClipboard) -> None:
+    """Leave the clipboard holding plain text before the application ends.
+
+    Qt (6.11, offscreen and X11) crashes at exit when the clipboard still owns
+    a QMimeData made from Python; the flow JSON stays pasteable as text.
+    """
+    data = clipboard.mimeData()
+    if data is not None and data.hasFormat(FLOW_FRAGMENT_MIME):
+        clipboard.setText(data.text())
+
+
 def read_clipboard(clipboard: QClipboard) -> str | None:
     data = clipboard.mimeData()
     if data is None:

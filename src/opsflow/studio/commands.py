@@ -193,19 +193,28 @@ class ChangeNodes(QUndoCommand):
 
 
 class ChangeNote(QUndoCommand):
-    """Replace a sticky note (text, size, colour); typing merges like ChangeNode."""
+    """Replace a sticky note (text, size, colour); typing merges like ChangeNode.
 
-    def __init__(self, document: FlowDocument, note: StickyNote, text: str) -> None:
+    Only edits naming the same `field` merge: two separate edits in the note
+    dialog are two steps, as the user made them.
+    """
+
+    def __init__(
+        self, document: FlowDocument, note: StickyNote, text: str, field: str = ""
+    ) -> None:
         super().__init__(text)
         self.document = document
         self.before = document.note(note.id)
         self.after = note
+        self.field = field
 
     def id(self) -> int:
-        return MERGE_NOTE_TEXT
+        return MERGE_NOTE_TEXT if self.field else -1
 
     def mergeWith(self, other: QUndoCommand) -> bool:
-        if not isinstance(other, ChangeNote) or other.after.id != self.after.id:
+        if not isinstance(other, ChangeNote) or not self.field:
+            return False
+        if other.after.id != self.after.id or other.field != self.field:
             return False
         self.after = other.after
         return True

@@ -32,6 +32,8 @@ class FlowEditor(QObject):
         super().__init__(scene)
         self.document = document
         self.scene = scene
+        self._last_paste: str | None = None
+        self._paste_repeats = 0
 
     # -- adding --------------------------------------------------------------------------
 
@@ -118,7 +120,10 @@ class FlowEditor(QObject):
         if text is None:
             self.status_message.emit("The clipboard holds no Opsflow nodes.")
             return
-        self.paste_text(text)
+        # Pasting the same thing again steps further, so copies never hide each other.
+        repeats = self._paste_repeats + 1 if text == self._last_paste else 1
+        self._last_paste, self._paste_repeats = text, repeats
+        self.paste_text(text, clipboard.PASTE_OFFSET * repeats)
 
     def paste_text(self, text: str, offset: float = clipboard.PASTE_OFFSET) -> None:
         try:

@@ -193,7 +193,10 @@ def export_image(window: MainWindow, path: Path | None = None) -> Path | None:
     scene = window.scene
     selection = scene.selectedItems()
     scene.clearSelection()
-    source = scene.items_bounds().adjusted(-30, -30, 30, 30)
+    source = scene.items_bounds()
+    for edge in scene.edges.values():  # wires going backwards loop outside the cards
+        source = source.united(edge.mapToScene(edge.path().boundingRect()).boundingRect())
+    source = source.adjusted(-30, -30, 30, 30)
     try:
         if path.suffix.lower() == ".svg":
             _render_svg(window, path, source)
@@ -254,10 +257,11 @@ def offer_recovery(window: MainWindow, found: list[Recoverable] | None = None) -
             f"Opsflow Studio did not close cleanly. Recover {item.describe()}?",
             QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
         )
-        if answer == QMessageBox.StandardButton.Yes and recover(window, item) is not None:
-            recovered += 1
-        else:
+        if answer != QMessageBox.StandardButton.Yes:
             item.discard()
+        elif recover(window, item) is not None:
+            recovered += 1
+        # An autosave that could not be read is kept for another try (or by hand).
     return recovered
 
 

@@ -83,6 +83,9 @@ class MainWindow(QMainWindow):
     # -- layout --------------------------------------------------------------------------
 
     def _docks(self) -> None:
+        # Side panels run the full height; problems sit under the canvas only.
+        self.setCorner(Qt.Corner.BottomLeftCorner, Qt.DockWidgetArea.LeftDockWidgetArea)
+        self.setCorner(Qt.Corner.BottomRightCorner, Qt.DockWidgetArea.RightDockWidgetArea)
         for title, widget, area in (
             ("Nodes", self.palette, Qt.DockWidgetArea.LeftDockWidgetArea),
             ("Inspector", self.inspector, Qt.DockWidgetArea.RightDockWidgetArea),
@@ -101,7 +104,7 @@ class MainWindow(QMainWindow):
             Qt.Orientation.Horizontal,
         )
         self.resizeDocks(
-            [self.findChild(QDockWidget, "dock-problems")], [130], Qt.Orientation.Vertical
+            [self.findChild(QDockWidget, "dock-problems")], [110], Qt.Orientation.Vertical
         )
 
     def _connect(self) -> None:

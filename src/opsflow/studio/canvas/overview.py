@@ -43,9 +43,7 @@ class Overview:
             rects.setdefault(colors.category_color(item.look.category), []).append(rect)
             if item.look.badge:
                 color = colors.error if item.look.badge == "error" else colors.warning
-                badges.setdefault(color, []).append(
-                    QRectF(rect.right() - 40, rect.top(), 40, 24)
-                )
+                badges.setdefault(color, []).append(QRectF(rect.right() - 40, rect.top(), 40, 24))
         lines: dict[str, list[QLineF]] = {}
         for edge in self.scene.edges.values():
             line = QLineF(edge.source.output_pos(edge.port), edge.target.input_pos())

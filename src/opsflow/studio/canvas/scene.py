@@ -287,6 +287,15 @@ class FlowScene(QGraphicsScene):
             if started:
                 event.accept()
                 return
+            if event.modifiers() & Qt.KeyboardModifier.ShiftModifier:
+                # Shift adds to the selection like Ctrl (Qt keeps a selection that
+                # already holds the pressed item, so the whole group can be dragged).
+                pressed = self.itemAt(pos, QTransform())
+                if (
+                    pressed is not None
+                    and pressed.flags() & QGraphicsItem.GraphicsItemFlag.ItemIsSelectable
+                ):
+                    pressed.setSelected(True)
             super().mousePressEvent(event)
             if self.mouseGrabberItem() is not None and self.selectedItems():
                 self._interaction = MoveInteraction(self)
@@ -359,7 +368,7 @@ class FlowScene(QGraphicsScene):
         if self.overview_mode:
             self.update()
 
-    def drawForeground(self, painter: QPainter, rect: QRectF) -> None:  # noqa: N802
+    def drawForeground(self, painter: QPainter, rect: QRectF) -> None:
         if self.overview_mode:
             selected = [
                 i.sceneBoundingRect() for i in self.selectedItems() if isinstance(i, NodeItem)

@@ -346,7 +346,8 @@ class NumberLineEditor(FieldEditor):
         self._emit()
 
     def _show(self, value: Any) -> None:
-        shown = "" if value is None else str(value)
+        number = isinstance(value, int | float) and not isinstance(value, bool)
+        shown = str(compact_number(value)) if number else "" if value is None else str(value)
         if self.edit.text() != shown:
             self.edit.setText(shown)
         self._set_problem("")

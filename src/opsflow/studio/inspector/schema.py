@@ -68,6 +68,11 @@ _ACRONYMS = {
     "json": "JSON",
     "cwd": "Working folder",
 }
+_SCALAR_EDITORS: dict[str, EditorKind] = {
+    "integer": "integer",
+    "number": "number",
+    "boolean": "bool",
+}
 _UNITS = {"s": "(s)", "min": "(min)", "bytes": "(bytes)", "mb": "(MB)"}
 
 
@@ -202,7 +207,7 @@ def _editor_for(name: str, schema: dict[str, Any], kind: Any) -> EditorKind:
             return "multiline" if long_text else "template"
         return "text"
     if kind_of in ("integer", "number", "boolean"):
-        return {"integer": "integer", "number": "number", "boolean": "bool"}[kind_of]  # type: ignore[return-value]
+        return _SCALAR_EDITORS[kind_of]
     if kind_of == "array":
         items = schema.get("items", {})
         if "enum" in items:
