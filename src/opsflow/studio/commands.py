@@ -8,6 +8,7 @@ delete with edges, auto-layout) are one command holding several changes.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from typing import Any
 
 from PySide6.QtGui import QUndoCommand
 
@@ -138,26 +139,35 @@ class MoveItems(QUndoCommand):
                 self.document.set_note(note)
 
 
-class ChangeNode(QUndoCommand):
-    """Replace a node with an edited version (title, a parameter, retries, disabled...).
+class _Replace(QUndoCommand):
+    """Swap one model object for an edited version with the same id.
 
-    Edits of the same field of the same node in a row merge into one step, so
-    typing a word in the inspector is undone at once, not letter by letter.
+    Edits naming the same `field` of the same object in a row merge into one
+    step, so typing a word in the inspector is undone at once, not letter by
+    letter; edits without a field never merge.
     """
 
-    def __init__(self, document: FlowDocument, node: Node, text: str, field: str = "") -> None:
+    merge_id = -1
+
+    def __init__(
+        self, document: FlowDocument, before: Any, after: Any, text: str, field: str
+    ) -> None:
         super().__init__(text)
         self.document = document
-        self.before = document.node(node.id)
-        self.after = node
+        self.before = before
+        self.after = after
         self.field = field
 
+    def _put(self, value: Any) -> None:
+        raise NotImplementedError
+
     def id(self) -> int:
-        return MERGE_NODE_FIELD if self.field else -1
+        return self.merge_id if self.field else -1
 
     def mergeWith(self, other: QUndoCommand) -> bool:
-        if not isinstance(other, ChangeNode) or not self.field:
+        if type(other) is not type(self) or not self.field:
             return False
+        assert isinstance(other, _Replace)
         if other.after.id != self.after.id or other.field != self.field:
             return False
         self.after = other.after
@@ -165,11 +175,23 @@ class ChangeNode(QUndoCommand):
 
     def redo(self) -> None:
         with self.document.batch():
-            self.document.set_node(self.after)
+            self._put(self.after)
 
     def undo(self) -> None:
         with self.document.batch():
-            self.document.set_node(self.before)
+            self._put(self.before)
+
+
+class ChangeNode(_Replace):
+    """Replace a node with an edited version (title, a parameter, retries, disabled...)."""
+
+    merge_id = MERGE_NODE_FIELD
+
+    def __init__(self, document: FlowDocument, node: Node, text: str, field: str = "") -> None:
+        super().__init__(document, document.node(node.id), node, text, field)
+
+    def _put(self, value: Node) -> None:
+        self.document.set_node(value)
 
 
 class ChangeNodes(QUndoCommand):
@@ -192,40 +214,18 @@ class ChangeNodes(QUndoCommand):
                 self.document.set_node(node)
 
 
-class ChangeNote(QUndoCommand):
-    """Replace a sticky note (text, size, colour); typing merges like ChangeNode.
+class ChangeNote(_Replace):
+    """Replace a sticky note (text, size, colour)."""
 
-    Only edits naming the same `field` merge: two separate edits in the note
-    dialog are two steps, as the user made them.
-    """
+    merge_id = MERGE_NOTE_TEXT
 
     def __init__(
         self, document: FlowDocument, note: StickyNote, text: str, field: str = ""
     ) -> None:
-        super().__init__(text)
-        self.document = document
-        self.before = document.note(note.id)
-        self.after = note
-        self.field = field
+        super().__init__(document, document.note(note.id), note, text, field)
 
-    def id(self) -> int:
-        return MERGE_NOTE_TEXT if self.field else -1
-
-    def mergeWith(self, other: QUndoCommand) -> bool:
-        if not isinstance(other, ChangeNote) or not self.field:
-            return False
-        if other.after.id != self.after.id or other.field != self.field:
-            return False
-        self.after = other.after
-        return True
-
-    def redo(self) -> None:
-        with self.document.batch():
-            self.document.set_note(self.after)
-
-    def undo(self) -> None:
-        with self.document.batch():
-            self.document.set_note(self.before)
+    def _put(self, value: StickyNote) -> None:
+        self.document.set_note(value)
 
 
 class ReconnectEdge(QUndoCommand):
