@@ -32,6 +32,7 @@ def studio_sandbox(qapp: object, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     for scope in (QSettings.Scope.UserScope, QSettings.Scope.SystemScope):
         QSettings.setPath(QSettings.Format.IniFormat, scope, str(settings))
     monkeypatch.setenv("OPSFLOW_RECOVERY_DIR", str(tmp_path / "recovery"))
+    monkeypatch.setenv("OPSFLOW_STORE", str(tmp_path / "runs.sqlite"))
     # The window lists the credentials of this machine: make that an empty, private store.
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
     monkeypatch.setenv("OPSFLOW_CREDENTIALS_FILE", str(tmp_path / "credentials.json"))

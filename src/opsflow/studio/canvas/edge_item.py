@@ -51,6 +51,8 @@ class EdgeItem(QGraphicsItem):
         self.port = port
         self.source = source
         self.target = target
+        #: None: no run is shown; True: the shown run went along this wire; False: it did not.
+        self.carried: bool | None = None
         self.setFlags(QGraphicsItem.GraphicsItemFlag.ItemIsSelectable)
         self.setZValue(0)
         self._path = QPainterPath()
@@ -60,6 +62,11 @@ class EdgeItem(QGraphicsItem):
         source.edges.add(self)
         target.edges.add(self)
         self.adjust()
+
+    def set_carried(self, carried: bool | None) -> None:
+        if carried != self.carried:
+            self.carried = carried
+            self.update()
 
     def detach(self) -> None:
         self.source.edges.discard(self)
@@ -103,7 +110,12 @@ class EdgeItem(QGraphicsItem):
         colors = theme.current()
         zoom = option.levelOfDetailFromTransform(painter.worldTransform())
         color = QColor(colors.selection if self.isSelected() else colors.port_color(self.port))
-        pen = QPen(color, 3.0 if self.isSelected() else 1.8)
+        width = 3.0 if self.isSelected() else 1.8
+        if self.carried is False and not self.isSelected():
+            color.setAlpha(70)  # a run is shown and did not come this way
+        elif self.carried:
+            width = 3.4
+        pen = QPen(color, width)
         if zoom < DETAIL_ZOOM:
             pen.setCosmetic(True)
             pen.setWidthF(1.0)

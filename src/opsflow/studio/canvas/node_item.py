@@ -7,7 +7,7 @@ coloured block; text and ports appear when they can be read.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QPointF, QRectF, Qt
@@ -18,8 +18,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from opsflow.engine.runview import NodeRun
 from opsflow.studio import theme
-from opsflow.studio.canvas import geometry
+from opsflow.studio.canvas import geometry, run_overlay
 from opsflow.studio.icons import tinted_image
 
 if TYPE_CHECKING:
@@ -63,6 +64,12 @@ class NodeItem(QGraphicsItem):
         self.node_id = node_id
         self.look = look
         self.edges: set[EdgeItem] = set()
+        #: This node's part in the run shown on the canvas (None: not in it / no run).
+        self.run: NodeRun | None = None
+        self.breakpoint = False
+        self.pinned = False
+        #: Advanced by the scene while nodes run, to move the dashes of their outline.
+        self.tick = 0
         self._rect = geometry.node_rect(len(look.ports))
         self.setFlags(
             QGraphicsItem.GraphicsItemFlag.ItemIsSelectable
@@ -97,8 +104,18 @@ class NodeItem(QGraphicsItem):
     # -- geometry ------------------------------------------------------------------------
 
     def boundingRect(self) -> QRectF:
-        # Room for the port circles that stick out and the badge on the corner.
-        return self._rect.adjusted(-8, -10, 8, 8)
+        # Room for the ports that stick out, the badge and tags on the corners and
+        # the run's status line under the card.
+        return self._rect.adjusted(-10, -18, 60, 8 + run_overlay.STATUS_HEIGHT)
+
+    def set_run(self, run: NodeRun | None) -> None:
+        self.run = None if run is None else replace(run)
+        self.update()
+
+    def set_marks(self, breakpoint: bool, pinned: bool) -> None:
+        if (breakpoint, pinned) != (self.breakpoint, self.pinned):
+            self.breakpoint, self.pinned = breakpoint, pinned
+            self.update()
 
     def shape(self) -> QPainterPath:
         path = QPainterPath()
@@ -180,6 +197,11 @@ class NodeItem(QGraphicsItem):
         self._paint_ports(painter, colors)
         if look.badge:
             self._paint_badge(painter, colors)
+        if self.run is not None:
+            painter.setOpacity(1.0)
+            run_overlay.paint_run(painter, rect, self.run, self.tick)
+        if self.breakpoint or self.pinned:
+            run_overlay.paint_marks(painter, rect, self.breakpoint, self.pinned)
 
     def _paint_block(
         self, painter: QPainter, zoom: float, accent: QColor, colors: theme.Theme

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 
-from PySide6.QtCore import QLineF, QPointF, QRectF, Qt, Signal
+from PySide6.QtCore import QLineF, QPointF, QRectF, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QPainter, QPen, QTransform
 from PySide6.QtWidgets import (
     QGraphicsItem,
@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
     QGraphicsSceneMouseEvent,
 )
 
+from opsflow.engine.runview import RunView
 from opsflow.studio import theme
 from opsflow.studio.canvas import geometry
 from opsflow.studio.canvas.edge_item import EdgeItem
@@ -60,6 +61,10 @@ class FlowScene(QGraphicsScene):
         self.setItemIndexMethod(QGraphicsScene.ItemIndexMethod.BspTreeIndex)
         self.overview = Overview(self)
         self.overview_mode = False
+        self.run_view: RunView | None = None
+        self._tick = QTimer(self)
+        self._tick.setInterval(80)
+        self._tick.timeout.connect(self._on_tick)
         document.node_added.connect(self._on_node_added)
         document.node_removed.connect(self._on_node_removed)
         document.node_changed.connect(self._on_node_changed)
@@ -350,6 +355,40 @@ class FlowScene(QGraphicsScene):
             return False
         interaction.cancel()
         return True
+
+    # -- runs ----------------------------------------------------------------------------
+
+    def set_run_view(self, view: RunView | None, changed: set[str] | None = None) -> None:
+        """Paint the states of `view` on the nodes (`changed`: only these; None: all)."""
+        self.run_view = view
+        ids = self.nodes.keys() if changed is None else [n for n in changed if n in self.nodes]
+        for node_id in ids:
+            self.nodes[node_id].set_run(view.nodes.get(node_id) if view is not None else None)
+        for edge_id, item in self.edges.items():
+            if changed is not None and item.source.node_id not in changed:
+                continue
+            if view is None:
+                item.set_carried(None)
+            else:
+                edge = self.document.edge(edge_id)
+                item.set_carried(view.carried(edge.source, edge.port, edge.target))
+        running = view is not None and any(
+            n.state in ("running", "retrying") for n in view.nodes.values()
+        )
+        if running and not self._tick.isActive():
+            self._tick.start()
+        elif not running:
+            self._tick.stop()
+
+    def set_marks(self, breakpoints: set[str], pinned: set[str]) -> None:
+        for node_id, item in self.nodes.items():
+            item.set_marks(node_id in breakpoints, node_id in pinned)
+
+    def _on_tick(self) -> None:
+        for item in self.nodes.values():
+            if item.run is not None and item.run.state in ("running", "retrying"):
+                item.tick = (item.tick + 2) % 48
+                item.update()
 
     # -- far away ------------------------------------------------------------------------
 

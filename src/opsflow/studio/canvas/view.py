@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import QPoint, QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import (
+    QContextMenuEvent,
     QDragEnterEvent,
     QDragMoveEvent,
     QDropEvent,
@@ -48,6 +49,8 @@ class FlowView(QGraphicsView):
     files_dropped = Signal(list)
     #: The view changed size (overlays such as the minimap re-place themselves).
     resized = Signal()
+    #: Right-click on a node: (node id, global position for a menu).
+    context_menu_requested = Signal(str, QPoint)
 
     def __init__(self, scene: FlowScene, parent: QWidget | None = None) -> None:
         super().__init__(scene, parent)
@@ -173,6 +176,14 @@ class FlowView(QGraphicsView):
             event.accept()
             return
         super().mouseDoubleClickEvent(event)
+
+    def contextMenuEvent(self, event: QContextMenuEvent) -> None:
+        item = self.itemAt(event.pos())
+        if isinstance(item, NodeItem):
+            self.context_menu_requested.emit(item.node_id, event.globalPos())
+            event.accept()
+            return
+        super().contextMenuEvent(event)
 
     # -- keys ----------------------------------------------------------------------------
 
