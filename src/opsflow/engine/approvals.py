@@ -204,8 +204,24 @@ async def wait_for_decision(run: ActiveRun, node: Node, params: dict[str, Any]) 
             "info",
             f"dry run: would ask {', '.join(params['approvers'])}; assuming approved",
         )
+        form_model = getattr(run.runner.params[node.id], "form", None)
+        form = form_model.to_json_schema() if form_model is not None else {}
+        defaults = {
+            name: prop["default"]
+            for name, prop in (form.get("properties") or {}).items()
+            if "default" in prop
+        }
+        # Shaped like a real decision, so later steps can be rendered in the dry run.
         return NodeOutcome(
-            {"dry_run": True, "decision": "approved", "would_ask": params["approvers"]},
+            {
+                "dry_run": True,
+                "decision": "approved",
+                "by": None,
+                "at": None,
+                "comment": "",
+                "fields": defaults,
+                "would_ask": params["approvers"],
+            },
             "approved",
         )
     form_model = getattr(run.runner.params[node.id], "form", None)

@@ -193,8 +193,13 @@ class LocalRunner:
         inputs: Mapping[str, Any] | None = None,
         run_id: str | None = None,
         control: RunControl | None = None,
+        parent_run: str | None = None,
     ) -> RunResult:
-        """Run the flow from `trigger` (the only trigger when None) to its end."""
+        """Run the flow from `trigger` (the only trigger when None) to its end.
+
+        `parent_run` names the run that started this one (a sub-flow call); it
+        is given per run because one runner serves many runs at once.
+        """
         start = self.choose_trigger(trigger)
         values = coerce_inputs(self.flow.inputs, inputs or {})
         run = ActiveRun(self, run_id or new_run_id(), start, payload, values)
@@ -208,7 +213,7 @@ class LocalRunner:
                 payload=run.redactor.redact(payload),
                 inputs=run.redactor.redact(values),
                 dry_run=self.options.dry_run,
-                parent=self.parent_run,
+                parent=parent_run or self.parent_run,
             )
         run.emit(
             "run_started",

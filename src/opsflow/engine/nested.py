@@ -71,18 +71,17 @@ def _child_runner(run: ActiveRun, flow_file: str) -> LocalRunner:
             journal=parent.journal,
             options=parent.options,
             listeners=parent.listeners,
-            parent_run=run.id,
         )
         child.depth = depth  # type: ignore[attr-defined]
         cache[path] = child
-    child = cache[path]
-    child.parent_run = run.id
-    return child
+    return cache[path]
 
 
 async def run_subflow(run: ActiveRun, node: Node, params: dict[str, Any]) -> NodeOutcome:
     child = _child_runner(run, params["flow"])
-    task = asyncio.ensure_future(child.run(inputs=params.get("inputs") or {}))
+    task = asyncio.ensure_future(
+        child.run(inputs=params.get("inputs") or {}, parent_run=run.id)
+    )
     if not params.get("wait", True):
         return NodeOutcome({"started": True})
     result = await task
@@ -122,7 +121,7 @@ async def run_foreach(run: ActiveRun, node: Node, params: dict[str, Any]) -> Nod
             except ExpressionError as exc:
                 results[index] = {"outcome": "failed", "error": str(exc)}
             else:
-                result = await child.run(inputs=inputs)
+                result = await child.run(inputs=inputs, parent_run=run.id)
                 results[index] = {
                     "run_id": result.run_id,
                     "outcome": result.status,
