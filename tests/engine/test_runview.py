@@ -118,3 +118,18 @@ def test_a_breakpoint_pauses_and_the_journal_replays_to_the_same_picture(tmp_pat
         k: v.state for k, v in live.nodes.items()
     }
     journal.close()
+
+
+def test_a_failure_with_an_error_path_carries_the_error_edge() -> None:
+    nodes_for_tests.FAILURES["a"] = 5
+    flow = make_flow(
+        [n("start", "trigger.manual"), n("a", value="1"), n("handle", value="2")],
+        ["start.out>a", "a.error>handle"],
+    )
+    result, events = run(flow)
+    view = RunView(result.run_id, flow)
+    for event in events:
+        view.apply(event)
+    assert view.nodes["a"].state == "failed" and view.nodes["a"].port == "error"
+    assert view.carried("a", "error", "handle")
+    assert view.nodes["handle"].state == "succeeded"

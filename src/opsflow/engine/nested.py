@@ -79,9 +79,7 @@ def _child_runner(run: ActiveRun, flow_file: str) -> LocalRunner:
 
 async def run_subflow(run: ActiveRun, node: Node, params: dict[str, Any]) -> NodeOutcome:
     child = _child_runner(run, params["flow"])
-    task = asyncio.ensure_future(
-        child.run(inputs=params.get("inputs") or {}, parent_run=run.id)
-    )
+    task = asyncio.ensure_future(child.run(inputs=params.get("inputs") or {}, parent_run=run.id))
     if not params.get("wait", True):
         return NodeOutcome({"started": True})
     result = await task

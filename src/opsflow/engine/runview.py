@@ -75,9 +75,9 @@ class RunView:
         return changed
 
     def carried(self, source: str, port: str, target: str) -> bool:
-        """Whether the run went along this edge (its source took the port)."""
+        """Whether the run went along this edge (its source left through the port)."""
         node = self.nodes.get(source)
-        return node is not None and node.state == "succeeded" and node.port == port
+        return node is not None and node.state in ("succeeded", "failed") and node.port == port
 
     def duration_s(self, now: float) -> float | None:
         if self.started_at is None:
@@ -172,7 +172,15 @@ class RunView:
         node.error = event.data.get("error")
         node.duration_s = event.data.get("duration_s", node.duration_s)
         node.attempts = int(event.data.get("attempt", node.attempts or 1))
-        return {event.node} if event.node else set()
+        changed = {event.node} if event.node else set()
+        # A failure leaves through `error` when that port is wired (the run goes on there).
+        targets = self._out.get((event.node, "error"), []) if event.node else []
+        node.port = "error" if targets else None
+        for target in targets:
+            if target not in self.nodes:
+                self.nodes[target] = NodeRun("queued")
+                changed.add(target)
+        return changed
 
     def _on_node_skipped(self, event: Event) -> set[str]:
         node = self._node(event)

@@ -69,7 +69,13 @@ def open_path(window: MainWindow, path: Path) -> MainWindow | None:
         window.document.replace_flow(flow, path)
         window.view.fit_items()
         return window
-    other = MainWindow(flow, path, window.document.catalog, window.autosaver.folder)
+    other = MainWindow(
+        flow,
+        path,
+        window.document.catalog,
+        window.autosaver.folder,
+        window.session.host.journal_path,
+    )
     other.show()
     return other
 
@@ -77,7 +83,13 @@ def open_path(window: MainWindow, path: Path) -> MainWindow | None:
 def new_window(window: MainWindow) -> MainWindow:
     from opsflow.studio.mainwindow import MainWindow
 
-    other = MainWindow(None, None, window.document.catalog, window.autosaver.folder)
+    other = MainWindow(
+        None,
+        None,
+        window.document.catalog,
+        window.autosaver.folder,
+        window.session.host.journal_path,
+    )
     other.show()
     return other
 
@@ -276,7 +288,13 @@ def recover(window: MainWindow, item: Recoverable) -> MainWindow | None:
         return None
     target = window
     if window.document.path is not None or window.document.is_modified():
-        target = MainWindow(None, None, window.document.catalog, window.autosaver.folder)
+        target = MainWindow(
+            None,
+            None,
+            window.document.catalog,
+            window.autosaver.folder,
+            window.session.host.journal_path,
+        )
         target.show()
     target.document.replace_flow(flow, item.original)
     # The recovered text differs from the file on disk: mark it unsaved.

@@ -29,6 +29,8 @@ from opsflow.studio.palette import Palette
 from opsflow.studio.problems import ProblemsPanel, Validator
 from opsflow.studio.quickadd import WIRE_TARGET_CATEGORIES, QuickAdd
 from opsflow.studio.recovery import Autosaver
+from opsflow.studio.run.controller import RunController
+from opsflow.studio.run.session import RunSession
 from opsflow.validate.diagnostics import Diagnostic
 
 AUTOSAVE_MS = 30_000
@@ -47,6 +49,7 @@ class MainWindow(QMainWindow):
         path: Path | None = None,
         catalog: Catalog | None = None,
         autosave_folder: Path | None = None,
+        journal_path: Path | None = None,
     ) -> None:
         super().__init__()
         self.setWindowIcon(app_icon())
@@ -74,6 +77,8 @@ class MainWindow(QMainWindow):
         self.autosave_timer.start()
         self.actions_by_name: dict[str, QAction] = {}
         menus.build(self)
+        self.session = RunSession(self.document, journal_path, self)
+        self.runs = RunController(self, self.session)
         self._connect()
         self._update_title()
         self.resize(1440, 900)
@@ -149,6 +154,7 @@ class MainWindow(QMainWindow):
     def _on_selection_changed(self) -> None:
         nodes = self.scene.selected_node_ids()
         self.inspector.show_node(nodes[0] if len(nodes) == 1 else None)
+        self.runs.selection_changed()
 
     def _add_at_centre(self, type_id: str) -> None:
         centre = self.view.mapToScene(self.view.viewport().rect().center())
@@ -225,6 +231,7 @@ class MainWindow(QMainWindow):
             return
         self.autosave_timer.stop()
         self.autosaver.clear()
+        self.session.shutdown()
         QSettings().setValue("window/state", self.saveState())
         if self in WINDOWS:
             WINDOWS.remove(self)

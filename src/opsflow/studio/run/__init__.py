@@ -1,0 +1,1 @@
+"""Running flows from the Studio and showing what they did."""
