@@ -62,6 +62,8 @@ class FlowScene(QGraphicsScene):
         self.overview = Overview(self)
         self.overview_mode = False
         self.run_view: RunView | None = None
+        self._painted_nodes: set[str] = set()
+        self._wires_dimmed = False
         self._tick = QTimer(self)
         self._tick.setInterval(80)
         self._tick.timeout.connect(self._on_tick)
@@ -359,19 +361,25 @@ class FlowScene(QGraphicsScene):
     # -- runs ----------------------------------------------------------------------------
 
     def set_run_view(self, view: RunView | None, changed: set[str] | None = None) -> None:
-        """Paint the states of `view` on the nodes (`changed`: only these; None: all)."""
+        """Paint the states of `view` on the nodes (`changed`: only these; None: all).
+
+        Only nodes and wires that show a run state, or get one, are touched, so
+        starting a run on a 5,000-node flow does not visit every item.
+        """
         self.run_view = view
-        ids = self.nodes.keys() if changed is None else [n for n in changed if n in self.nodes]
+        if changed is None:
+            ids = set(self._painted_nodes) | (set(view.nodes) if view is not None else set())
+        else:
+            ids = set(changed)
+        ids &= self.nodes.keys()
         for node_id in ids:
-            self.nodes[node_id].set_run(view.nodes.get(node_id) if view is not None else None)
-        for edge_id, item in self.edges.items():
-            if changed is not None and item.source.node_id not in changed:
-                continue
-            if view is None:
-                item.set_carried(None)
+            run = view.nodes.get(node_id) if view is not None else None
+            self.nodes[node_id].set_run(run)
+            if run is None:
+                self._painted_nodes.discard(node_id)
             else:
-                edge = self.document.edge(edge_id)
-                item.set_carried(view.carried(edge.source, edge.port, edge.target))
+                self._painted_nodes.add(node_id)
+        self._paint_wires(view, ids if changed is not None else None)
         running = view is not None and any(
             n.state in ("running", "retrying") for n in view.nodes.values()
         )
@@ -379,6 +387,22 @@ class FlowScene(QGraphicsScene):
             self._tick.start()
         elif not running:
             self._tick.stop()
+
+    def _paint_wires(self, view: RunView | None, sources: set[str] | None) -> None:
+        """Wires are dimmed while a run is shown unless it went along them."""
+        if view is None:
+            for item in self.edges.values():
+                item.set_carried(None)
+            self._wires_dimmed = False
+            return
+        if not self._wires_dimmed or sources is None:
+            sources = None  # every wire changes from "no run" to "not carried" at once
+            self._wires_dimmed = True
+        for edge_id, item in self.edges.items():
+            if sources is not None and item.source.node_id not in sources:
+                continue
+            edge = self.document.edge(edge_id)
+            item.set_carried(view.carried(edge.source, edge.port, edge.target))
 
     def set_marks(self, breakpoints: set[str], pinned: set[str]) -> None:
         for node_id, item in self.nodes.items():

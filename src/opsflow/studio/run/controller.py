@@ -50,7 +50,6 @@ class RunController:
         self._build_actions()
         self._build_docks()
         session.view_changed.connect(self._on_view_changed)
-        session.view_replaced.connect(lambda: self._on_view_changed(None))
         session.phase_changed.connect(self._on_phase_changed)
         session.debug_changed.connect(self._on_debug_changed)
         session.run_ended.connect(self._on_run_ended)

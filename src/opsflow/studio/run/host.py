@@ -180,15 +180,23 @@ class RunHost(QObject):
             self._woken.set()
             self.events_ready.emit()
 
-    def take_events(self) -> list[Event]:
-        """Every event queued since the last call (GUI thread)."""
+    def take_events(self, limit: int = 1_000_000) -> list[Event]:
+        """Up to `limit` events queued since the last call (GUI thread).
+
+        When events are left over, call again (the engine may not wake the
+        GUI again if it has finished).
+        """
         self._woken.clear()
         taken: list[Event] = []
-        while True:
+        while len(taken) < limit:
             try:
                 taken.append(self._events.get_nowait())
             except queue.Empty:
-                return taken
+                break
+        return taken
+
+    def has_events(self) -> bool:
+        return not self._events.empty()
 
     # -- the engine thread ---------------------------------------------------------------
 

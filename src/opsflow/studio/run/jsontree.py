@@ -250,6 +250,8 @@ class JsonTreeModel(QAbstractItemModel):
         self.fetchMore(_TOP)
 
     def clear(self) -> None:
+        if self._value is None and not self._root.children:
+            return  # already empty: a reset would still make the view re-lay out
         self.beginResetModel()
         self._value = None
         self._nodes.clear()

@@ -218,37 +218,48 @@ def log_row(event: Event) -> LogRow:
 
 
 class EventLogModel(QAbstractTableModel):
-    """The events of the shown run, one row each; rows are only appended or all cleared."""
+    """The events of the shown run, one row each; rows are only appended or all cleared.
+
+    Rows are formatted when first shown (or filtered by text), not when they
+    arrive: a fast flow sends thousands of events, and most are never on screen.
+    """
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self._rows: list[LogRow] = []
+        self._events: list[Event] = []
+        self._rows: dict[int, LogRow] = {}
         self._full_messages: dict[int, str] = {}
 
     def append(self, events: list[Event]) -> None:
         if not events:
             return
-        rows = [log_row(event) for event in events]
-        first = len(self._rows)
-        self.beginInsertRows(_TOP, first, first + len(rows) - 1)
-        for offset, row in enumerate(rows):
-            if len(row.message) > MESSAGE_CHARS:
-                self._full_messages[first + offset] = row.message
-                row = row._replace(message=row.message[:MESSAGE_CHARS] + "…")
-            self._rows.append(row)
+        first = len(self._events)
+        self.beginInsertRows(_TOP, first, first + len(events) - 1)
+        self._events.extend(events)
         self.endInsertRows()
 
     def clear(self) -> None:
         self.beginResetModel()
-        self._rows = []
+        self._events = []
+        self._rows = {}
         self._full_messages = {}
         self.endResetModel()
 
+    def event_at(self, position: int) -> Event:
+        return self._events[position]
+
     def row(self, position: int) -> LogRow:
-        return self._rows[position]
+        row = self._rows.get(position)
+        if row is None:
+            row = log_row(self._events[position])
+            if len(row.message) > MESSAGE_CHARS:
+                self._full_messages[position] = row.message
+                row = row._replace(message=row.message[:MESSAGE_CHARS] + "…")
+            self._rows[position] = row
+        return row
 
     def rowCount(self, parent: Index = _TOP) -> int:
-        return 0 if parent.isValid() else len(self._rows)
+        return 0 if parent.isValid() else len(self._events)
 
     def columnCount(self, parent: Index = _TOP) -> int:
         return 0 if parent.isValid() else len(COLUMNS)
@@ -263,7 +274,7 @@ class EventLogModel(QAbstractTableModel):
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid():
             return None
-        row = self._rows[index.row()]
+        row = self.row(index.row())
         column = index.column()
         if role == Qt.ItemDataRole.DisplayRole:
             return row[column]
@@ -308,12 +319,15 @@ class EventLogFilter(QSortFilterProxyModel):
     def filterAcceptsRow(self, source_row: int, source_parent: Index) -> bool:
         model = self.sourceModel()
         assert isinstance(model, EventLogModel)
-        row = model.row(source_row)
-        if self.node is not None and row.node != self.node:
+        event = model.event_at(source_row)
+        if self.node is not None and (event.node or "") != self.node:
             return False
-        if LEVELS.index(row.level) < LEVELS.index(self.min_level):
+        if self.min_level != "info" and LEVELS.index(event_level(event)) < LEVELS.index(
+            self.min_level
+        ):
             return False
         if self.text:
+            row = model.row(source_row)
             haystack = f"{row.node}\n{row.kind}\n{row.message}".casefold()
             return self.text in haystack
         return True

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, QTimer, Signal
 
 from opsflow.engine.approvals import decide_in_journal
 from opsflow.engine.events import Event
@@ -26,6 +26,10 @@ from opsflow.flowfile import parse_flow
 from opsflow.model.flow import Flow
 from opsflow.studio.document import FlowDocument
 from opsflow.studio.run.host import RunHost, RunRequest
+
+
+#: Events folded per GUI event-loop turn (each turn also repaints what changed).
+EVENTS_PER_TURN = 300
 
 
 def current_user() -> str:
@@ -65,6 +69,7 @@ class RunSession(QObject):
         self.pins: dict[str, Pin] = {}
         self.view: RunView | None = None
         self._journal: Journal | None = None
+        self._ended: tuple[str, str, str] | None = None
         self.host.events_ready.connect(self._on_host_events_ready)
         self.host.run_ended.connect(self._on_host_run_ended)
         document.node_removed.connect(self._on_node_removed)
@@ -243,7 +248,14 @@ class RunSession(QObject):
         self.phase_changed.emit(view.phase)
 
     def _on_host_events_ready(self) -> None:
-        self._fold(self.host.take_events())
+        # A bounded slice per event-loop turn keeps the window responsive when a
+        # fast flow produces thousands of events; the rest follow next turn.
+        self._fold(self.host.take_events(EVENTS_PER_TURN))
+        if self.host.has_events():
+            QTimer.singleShot(0, self._on_host_events_ready)
+        elif self._ended is not None:
+            ended, self._ended = self._ended, None
+            self.run_ended.emit(*ended)
 
     def _fold(self, events: list[Event]) -> None:
         if self.view is None or not events:
@@ -266,5 +278,6 @@ class RunSession(QObject):
             self.phase_changed.emit(self.view.phase)
 
     def _on_host_run_ended(self, run_id: str, status: str, error: str) -> None:
+        """Announce the end once every event of the run has been taken in."""
+        self._ended = (run_id, status, error)
         self._on_host_events_ready()
-        self.run_ended.emit(run_id, status, error)
