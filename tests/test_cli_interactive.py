@@ -104,6 +104,28 @@ def test_breakpoint_continued_at_the_prompt(tmp_path: Path) -> None:
     assert "second → success" in terminal.screen
 
 
+def test_step_runs_one_node_and_asks_again(tmp_path: Path) -> None:
+    flow = flow_doc(
+        [
+            node("start", "trigger.manual"),
+            node("first", "action.set_vars", values={"a": 1}),
+            node("second", "action.set_vars", values={"b": 2}),
+        ],
+        [edge("start", "out", "first"), edge("first", "success", "second")],
+    )
+    path = write(tmp_path / "f.flow.json", flow)
+    terminal = opsflow_in_terminal(path, tmp_path / "j.sqlite", "--break", "first")
+    terminal.expect("paused before first")
+    terminal.expect("[c]ontinue / [s]tep / [a]bort")
+    terminal.type("s")
+    terminal.expect("paused before second")
+    assert "first → success" in terminal.screen and "second →" not in terminal.screen
+    terminal.expect("[c]ontinue / [s]tep / [a]bort")
+    terminal.type("c")
+    assert terminal.finish() == 0, terminal.screen
+    assert "second → success" in terminal.screen
+
+
 def test_abort_at_a_breakpoint_cancels(tmp_path: Path) -> None:
     flow = flow_doc(
         [node("start", "trigger.manual"), node("only", "action.set_vars", values={"a": 1})],

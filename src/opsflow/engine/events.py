@@ -14,7 +14,7 @@ from typing import Any, Literal, get_args
 
 EventKind = Literal[
     "run_started",  # data: flow_id, flow_path, trigger, payload, inputs, dry_run
-    "run_paused",  # node: the breakpoint; data: {}
+    "run_paused",  # node: where it waits (breakpoint, or next node after a step); data: after_step?
     "run_resumed",  # data: {"how": "continue" | "step"}
     "run_finished",  # data: outcome ("succeeded" | "failed" | "cancelled" | "interrupted"), error
     "node_started",  # node; data: attempt, params (rendered, redacted)

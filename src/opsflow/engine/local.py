@@ -469,6 +469,8 @@ class ActiveRun:
                     self.tasks[task] = node_id
                 if self.stepping:
                     self.gate.clear()
+            if self.ready and not self.gate.is_set():
+                self.pause_after_step(self.ready[0])
             if not self.tasks:
                 if self.ready and not self.gate.is_set():
                     self.flush()
@@ -508,6 +510,13 @@ class ActiveRun:
             self.emit("node_waiting", node_id, {"reason": "breakpoint"})
             return True
         return False
+
+    def pause_after_step(self, node_id: str) -> None:
+        """After a step, say where the run now waits (as a breakpoint there would)."""
+        if self.stepping and self.paused_at != node_id:
+            self.paused_at = node_id
+            self.emit("run_paused", node_id, {"after_step": True})
+            self.emit("node_waiting", node_id, {"reason": "breakpoint"})
 
     def absorb(self, step: Step) -> None:
         for node_id in step.passed_through:
