@@ -19,8 +19,6 @@ NodeState = Literal[
 RunPhase = Literal[
     "running", "paused", "waiting", "succeeded", "failed", "cancelled", "interrupted"
 ]
-#: Events after which a node has done its part.
-_NODE_ENDS = frozenset({"node_succeeded", "node_failed", "node_skipped"})
 
 
 @dataclass
@@ -35,7 +33,7 @@ class NodeRun:
     params: Any = None
     output: Any = None
     error: str | None = None
-    #: Why it waits: "approval", "wait", "breakpoint" or "step" (after a debugger step).
+    #: Why it waits: "approval", "wait" or "breakpoint".
     waiting: str | None = None
     pinned: bool = False
     simulated: bool = False
@@ -65,9 +63,6 @@ class RunView:
         self._out: dict[tuple[str, str], list[str]] = {}
         for edge in self.flow.edges:
             self._out.setdefault((edge.source, edge.port), []).append(edge.target)
-        # After a step the engine starts one node and keeps its gate closed, without an
-        # event saying so: "starting" until that node starts, then "gated".
-        self._after_step: str | None = None
 
     def apply(self, event: Event) -> set[str]:
         """Take one event in; returns the ids of nodes whose state changed."""
@@ -77,21 +72,7 @@ class RunView:
         self.events.append(event)
         handler = getattr(self, f"_on_{event.kind}", None)
         changed: set[str] = handler(event) if handler is not None else set()
-        if self._after_step == "gated" and event.kind in _NODE_ENDS:
-            changed |= self._pause_at_gate()
         return changed
-
-    def _pause_at_gate(self) -> set[str]:
-        """Show the run paused before the first node that waits at the closed gate."""
-        if self.phase != "running":
-            return set()
-        waiting = next((n for n, run in self.nodes.items() if run.state == "queued"), None)
-        if waiting is None:
-            return set()
-        self.phase = "paused"
-        self.paused_at = waiting
-        self.nodes[waiting] = NodeRun("paused", waiting="step")
-        return {waiting}
 
     def carried(self, source: str, port: str, target: str) -> bool:
         """Whether the run went along this edge (its source left through the port)."""
@@ -116,7 +97,6 @@ class RunView:
         return set()
 
     def _on_run_paused(self, event: Event) -> set[str]:
-        self._after_step = None
         self.phase = "paused"
         self.paused_at = event.node
         if event.node is None:
@@ -125,7 +105,6 @@ class RunView:
         return {event.node}
 
     def _on_run_resumed(self, event: Event) -> set[str]:
-        self._after_step = "starting" if event.data.get("how") == "step" else None
         self.phase = "running"
         node, self.paused_at = self.paused_at, None
         if node is not None and self.nodes.get(node, NodeRun("queued")).state == "paused":
@@ -139,7 +118,6 @@ class RunView:
         self.error = event.data.get("error")
         self.finished_at = event.at
         self.paused_at = None
-        self._after_step = None
         # Nodes still queued when the run ended never ran.
         dropped = {n for n, run in self.nodes.items() if run.state == "queued"}
         for node_id in dropped:
@@ -166,8 +144,6 @@ class RunView:
         node.waiting = None
         if self.phase in ("waiting", "paused"):
             self.phase = "running"
-        if self._after_step == "starting":
-            self._after_step = "gated"
         return {event.node} if event.node else set()
 
     def _on_node_succeeded(self, event: Event) -> set[str]:

@@ -42,7 +42,7 @@ def status_text(run: NodeRun) -> str:
     elif run.state == "waiting":
         words = f"waiting for {run.waiting}" if run.waiting in ("approval",) else "waiting"
     elif run.state == "paused":
-        words = "paused after a step" if run.waiting == "step" else "paused at breakpoint"
+        words = "paused at breakpoint"
     elif run.state == "retrying":
         words = f"retrying after attempt {run.attempts}"
     else:

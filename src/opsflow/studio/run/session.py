@@ -27,7 +27,6 @@ from opsflow.model.flow import Flow
 from opsflow.studio.document import FlowDocument
 from opsflow.studio.run.host import RunHost, RunRequest
 
-
 #: Events folded per GUI event-loop turn (each turn also repaints what changed).
 EVENTS_PER_TURN = 300
 
@@ -260,7 +259,8 @@ class RunSession(QObject):
     def _fold(self, events: list[Event]) -> None:
         if self.view is None or not events:
             return
-        phase = self.view.phase
+        # Paused at one breakpoint and again at the next within one batch is a change too.
+        phase = (self.view.phase, self.view.paused_at)
         changed: set[str] = set()
         added = []
         for event in events:
@@ -274,7 +274,7 @@ class RunSession(QObject):
             self.events_added.emit(added)
         if changed:
             self.view_changed.emit(changed)
-        if self.view.phase != phase:
+        if (self.view.phase, self.view.paused_at) != phase:
             self.phase_changed.emit(self.view.phase)
 
     def _on_host_run_ended(self, run_id: str, status: str, error: str) -> None:
