@@ -7,9 +7,10 @@ severity per node from the validator for its badges.
 
 from __future__ import annotations
 
+import contextlib
 import html
-from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Collection, Sequence
+from concurrent.futures import ThreadPoolExecutor
 
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QIcon, QKeyEvent
@@ -150,10 +151,8 @@ class Validator(QObject):
 
         def check() -> None:
             diagnostics = validate_flow(flow, catalog, known)
-            try:
+            with contextlib.suppress(RuntimeError):  # the window closed meanwhile
                 self._checked.emit(generation, diagnostics)
-            except RuntimeError:  # the window closed meanwhile
-                pass
 
         self._in_flight = True
         self._pool.submit(check)

@@ -70,6 +70,7 @@ class NodeItem(QGraphicsItem):
         self.pinned = False
         #: Advanced by the scene while nodes run, to move the dashes of their outline.
         self.tick = 0
+        self.overlay: run_overlay.RunOverlayItem | None = None
         self._rect = geometry.node_rect(len(look.ports))
         self.setFlags(
             QGraphicsItem.GraphicsItemFlag.ItemIsSelectable
@@ -88,6 +89,8 @@ class NodeItem(QGraphicsItem):
             return
         if len(look.ports) != len(self.look.ports):
             self.prepareGeometryChange()
+            if self.overlay is not None:
+                self.overlay.prepareGeometryChange()
             self._rect = geometry.node_rect(len(look.ports))
         self.look = look
         self._update_tooltip()
@@ -108,14 +111,27 @@ class NodeItem(QGraphicsItem):
         # the run's status line under the card.
         return self._rect.adjusted(-10, -18, 60, 8 + run_overlay.STATUS_HEIGHT)
 
+    def card_rect(self) -> QRectF:
+        """The card itself, without the room around it (local coordinates)."""
+        return self._rect
+
     def set_run(self, run: NodeRun | None) -> None:
         self.run = None if run is None else replace(run)
-        self.update()
+        self._overlay_changed()
 
     def set_marks(self, breakpoint: bool, pinned: bool) -> None:
         if (breakpoint, pinned) != (self.breakpoint, self.pinned):
             self.breakpoint, self.pinned = breakpoint, pinned
-            self.update()
+            self._overlay_changed()
+
+    def _overlay_changed(self) -> None:
+        """Run state and debug marks live on a child item, made when first needed, so a
+        change repaints that small drawing and the card's cached picture is kept."""
+        if self.overlay is None:
+            if self.run is None and not (self.breakpoint or self.pinned):
+                return
+            self.overlay = run_overlay.RunOverlayItem(self)
+        self.overlay.update()
 
     def shape(self) -> QPainterPath:
         path = QPainterPath()
@@ -197,11 +213,6 @@ class NodeItem(QGraphicsItem):
         self._paint_ports(painter, colors)
         if look.badge:
             self._paint_badge(painter, colors)
-        if self.run is not None:
-            painter.setOpacity(1.0)
-            run_overlay.paint_run(painter, rect, self.run, self.tick)
-        if self.breakpoint or self.pinned:
-            run_overlay.paint_marks(painter, rect, self.breakpoint, self.pinned)
 
     def _paint_block(
         self, painter: QPainter, zoom: float, accent: QColor, colors: theme.Theme

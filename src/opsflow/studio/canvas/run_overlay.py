@@ -7,8 +7,11 @@ Kept apart from the card so the design view stays simple.
 
 from __future__ import annotations
 
+from typing import Any
+
 from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QColor, QFont, QFontMetricsF, QPainter, QPen
+from PySide6.QtWidgets import QGraphicsItem, QStyleOptionGraphicsItem, QWidget
 
 from opsflow.engine.runview import NodeRun
 from opsflow.studio import theme
@@ -104,3 +107,41 @@ def paint_marks(painter: QPainter, rect: QRectF, breakpoint: bool, pinned: bool)
         painter.drawRoundedRect(tag, 6, 6)
         painter.setPen(QColor("#ffffff"))
         painter.drawText(tag, Qt.AlignmentFlag.AlignCenter, "pinned")
+
+
+class RunOverlayItem(QGraphicsItem):
+    """Drawn over a node card (a child of it): its run state and debug marks.
+
+    Not cached, and cheap: a state change repaints this drawing only, while the
+    card keeps its cached picture (titles and icons are the costly part).
+    """
+
+    def __init__(self, card: Any) -> None:
+        super().__init__(card)
+        self.card = card
+        self.setZValue(1)
+        self.setAcceptedMouseButtons(Qt.MouseButton.NoButton)
+
+    def boundingRect(self) -> QRectF:
+        return self.card.boundingRect()
+
+    def paint(
+        self,
+        painter: QPainter,
+        option: QStyleOptionGraphicsItem,
+        widget: QWidget | None = None,
+    ) -> None:
+        card = self.card
+        rect = card.card_rect()
+        zoom = option.levelOfDetailFromTransform(painter.worldTransform())
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        if card.run is not None:
+            if zoom < 0.4:  # far away: an outline in the state's colour, no words
+                pen = QPen(state_color(card.run.state, theme.current()), 4 / max(zoom, 0.05))
+                painter.setPen(pen)
+                painter.setBrush(Qt.BrushStyle.NoBrush)
+                painter.drawRect(rect)
+            else:
+                paint_run(painter, rect, card.run, card.tick)
+        if card.breakpoint or card.pinned:
+            paint_marks(painter, rect, card.breakpoint, card.pinned)

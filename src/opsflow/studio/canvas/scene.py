@@ -412,7 +412,8 @@ class FlowScene(QGraphicsScene):
         for item in self.nodes.values():
             if item.run is not None and item.run.state in ("running", "retrying"):
                 item.tick = (item.tick + 2) % 48
-                item.update()
+                if item.overlay is not None:
+                    item.overlay.update()
 
     # -- far away ------------------------------------------------------------------------
 
