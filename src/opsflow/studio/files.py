@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
 from opsflow.errors import OpsflowError
 from opsflow.exporting import ExportRefused, export_text
 from opsflow.flowfile import load_flow, parse_flow, write_atomic
+from opsflow.model.flow import Flow
 from opsflow.studio import theme
 from opsflow.studio.recovery import Recoverable, find_recoverable
 
@@ -48,7 +49,7 @@ def open_dialog(window: MainWindow) -> None:
 
 def open_path(window: MainWindow, path: Path) -> MainWindow | None:
     """Open `path`: in this window if it is empty and unchanged, else in a new one."""
-    from opsflow.studio.mainwindow import WINDOWS, MainWindow
+    from opsflow.studio.mainwindow import WINDOWS
 
     for other in WINDOWS:
         if other.document.path and other.document.path.resolve() == path.resolve():
@@ -69,23 +70,18 @@ def open_path(window: MainWindow, path: Path) -> MainWindow | None:
         window.document.replace_flow(flow, path)
         window.view.fit_items()
         return window
-    other = MainWindow(
-        flow,
-        path,
-        window.document.catalog,
-        window.autosaver.folder,
-        window.session.host.journal_path,
-    )
-    other.show()
-    return other
+    return new_window(window, flow, path)
 
 
-def new_window(window: MainWindow) -> MainWindow:
+def new_window(
+    window: MainWindow, flow: Flow | None = None, path: Path | None = None
+) -> MainWindow:
+    """Another window like `window` (same catalog, recovery folder and run journal)."""
     from opsflow.studio.mainwindow import MainWindow
 
     other = MainWindow(
-        None,
-        None,
+        flow,
+        path,
         window.document.catalog,
         window.autosaver.folder,
         window.session.host.journal_path,
@@ -279,7 +275,6 @@ def offer_recovery(window: MainWindow, found: list[Recoverable] | None = None) -
 
 def recover(window: MainWindow, item: Recoverable) -> MainWindow | None:
     """Open an autosave as an unsaved change to its original file."""
-    from opsflow.studio.mainwindow import MainWindow
 
     try:
         flow = parse_flow(item.flow_file.read_bytes(), str(item.flow_file), window.document.catalog)
@@ -288,14 +283,7 @@ def recover(window: MainWindow, item: Recoverable) -> MainWindow | None:
         return None
     target = window
     if window.document.path is not None or window.document.is_modified():
-        target = MainWindow(
-            None,
-            None,
-            window.document.catalog,
-            window.autosaver.folder,
-            window.session.host.journal_path,
-        )
-        target.show()
+        target = new_window(window)
     target.document.replace_flow(flow, item.original)
     # The recovered text differs from the file on disk: mark it unsaved.
     target.document.undo_stack.resetClean()
