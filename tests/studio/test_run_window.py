@@ -612,3 +612,18 @@ def test_the_run_action_asks_in_the_dialog_and_starts_the_run(
     assert len(asked) == 1 and ended.args[1] == "succeeded"
     assert window.scene.nodes["setv"].run.output == {"n": 4}
     assert window.session.view.inputs == {"count": 4, "mode": "safe"}
+
+
+def test_a_typed_pin_refuses_bad_json_and_keeps_a_good_one(qtbot: QtBot) -> None:
+    from opsflow.studio.run.pin_dialog import PinDialog
+
+    dialog = PinDialog("check", ("success", "error"))
+    qtbot.addWidget(dialog)
+    dialog.editor.setPlainText('{"status": ')
+    dialog.accept()
+    assert dialog.pin is None and "not JSON" in dialog.problem.text()
+    dialog.editor.setPlainText('{"status": 503}')
+    dialog.port_box.setCurrentText("error")
+    dialog.accept()
+    assert dialog.pin is not None
+    assert (dialog.pin.output, dialog.pin.port) == ({"status": 503}, "error")

@@ -18,6 +18,7 @@ from opsflow.errors import OpsflowError
 from opsflow.studio.run.approvals import ApprovalPanel
 from opsflow.studio.run.history import HistoryPanel
 from opsflow.studio.run.panel import RunPanel
+from opsflow.studio.run.pin_dialog import PinDialog
 from opsflow.studio.run.session import RunSession
 from opsflow.studio.run.start_dialog import StartChoice, StartDialog
 
@@ -261,6 +262,13 @@ class RunController:
         for node_id in self.scene.selected_node_ids():
             self.session.set_pin(node_id, None)
 
+    def pin_typed(self, node_id: str) -> None:
+        """Ask for an output as JSON (and, for routing nodes, a port) and pin it."""
+        ports = self.window.document.output_ports(node_id)
+        dialog = PinDialog(node_id, ports, self.window)
+        if dialog.exec() == PinDialog.DialogCode.Accepted and dialog.pin is not None:
+            self.session.set_pin(node_id, dialog.pin)
+
     def clear_debug(self) -> None:
         self.session.breakpoints.clear()
         self.session.pins.clear()
@@ -278,7 +286,14 @@ class RunController:
             menu.addAction("Unpin output", self.unpin_selection)
         else:
             menu.addAction("Pin output from the shown run", self.pin_selection)
+        menu.addAction("Pin output typed as JSON…", lambda: self.pin_typed(node_id))
         menu.addAction("Run from here (reuse the shown run)", self.run_from_selection)
+        view = self.session.view
+        if view is not None and node_id in view.approvals:
+            menu.addAction(
+                "Decide this approval…",
+                lambda: self.approvals.open_dialog(view.run_id, node_id),
+            )
         menu.addSeparator()
         menu.addAction(self.window.actions_by_name["disable"])
         menu.addAction(self.window.actions_by_name["delete"])
