@@ -7,7 +7,7 @@ coloured block; text and ports appear when they can be read.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QPointF, QRectF, Qt
@@ -53,7 +53,6 @@ class NodeLook:
     #: "error", "warning" or "" (from the validator).
     badge: str = ""
     badge_text: str = ""
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 class NodeItem(QGraphicsItem):

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import queue
 import threading
+import time
 from collections.abc import Coroutine, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -217,10 +218,8 @@ class RunHost(QObject):
         """Interrupt a run in flight (it can be resumed) and stop the engine thread."""
         if self.control is not None and self.control.run_id is not None:
             self.control.interrupt()
-            deadline = threading.Event()
-            for _ in range(int(grace_s * 20)):
-                if self.run_id is None:
-                    break
-                deadline.wait(0.05)
+            until = time.monotonic() + grace_s
+            while self.run_id is not None and time.monotonic() < until:
+                time.sleep(0.05)
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(timeout=grace_s)
