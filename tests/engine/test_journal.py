@@ -235,15 +235,47 @@ def test_seq_gaps_duplicates_and_unknown_runs_are_refused(journal: Journal) -> N
         new_run(journal)
 
 
-def test_two_writers_on_one_run_are_refused(tmp_path: Path) -> None:
+def test_one_writer_per_process_keeps_seq_across_journal_objects(tmp_path: Path) -> None:
     path = tmp_path / "runs.sqlite"
     with Journal(path) as first, Journal(path) as second:
         new_run(first).emit("run_started")
-        Emitter(second, "run-1").emit("log", message="from the second writer")
-        with pytest.raises(ValueError, match="another writer"):
+        Emitter(second, "run-1").emit("log", message="from the second object")
+        with pytest.raises(ValueError, match="has seq 2, expected 3"):
             first.append(Event("run-1", 2, "log", 1.0))
-        # After the refusal the first re-reads the truth from the file.
         assert first.next_seq("run-1") == 3
+
+
+APPEND_AS_ANOTHER_PROCESS = """
+    import sys
+    from pathlib import Path
+    from opsflow.engine.events import Event
+    from opsflow.engine.journal import Journal, RunOwnedError
+    with Journal(Path(sys.argv[1])) as journal:
+        try:
+            journal.append(Event(sys.argv[2], journal.next_seq(sys.argv[2]), "log", 1.0))
+        except RunOwnedError as error:
+            sys.exit(f"refused: {error}")
+        try:
+            journal.claim(sys.argv[2])
+        except RunOwnedError as error:
+            sys.exit(f"refused: {error}")
+    print("appended")
+"""
+
+
+def test_a_run_owned_by_a_live_process_cannot_be_written_or_claimed_by_another(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "runs.sqlite"
+    with Journal(path) as journal:
+        new_run(journal).emit("run_started")
+        child = run_child(APPEND_AS_ANOTHER_PROCESS, str(path), "run-1")
+        assert child.returncode == 1
+        assert child.stderr.startswith("refused: run run-1 is driven by opsflow (pid ")
+        assert f"pid {os.getpid()} on " in child.stderr
+        assert "which is still running" in child.stderr
+        assert [e.seq for e in journal.events("run-1")] == [1]
+        assert journal.get_run("run-1").live_owner is not None  # type: ignore[union-attr]
 
 
 def test_get_run_accepts_a_unique_prefix(journal: Journal) -> None:

@@ -495,9 +495,11 @@ def test_run_timeout_stops_the_run() -> None:
     started = time.monotonic()
     result, events = run(flow)
     assert time.monotonic() - started < 10
-    assert result.status == "cancelled"
+    # A run timeout is a failure of the run, told apart from a cancellation.
+    assert (result.status, result.timed_out) == ("failed", True)
     assert result.error == "the run took longer than its timeout of 0.3 s and was stopped"
-    assert events[-1].data["outcome"] == "cancelled"
+    assert events[-1].data["outcome"] == "failed"
+    assert events[-1].data["timed_out"] is True
 
 
 def test_node_type_without_executor_fails_with_advice() -> None:

@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
+import os
 import shutil
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -17,7 +19,7 @@ from hypothesis import strategies as st
 
 from opsflow.catalog.builtin.actions_local import ScriptParams, ShellParams
 from opsflow.catalog.registry import Catalog, builtin_specs
-from opsflow.engine.execute import NodeCall, NodeError, NodeOutcome
+from opsflow.engine.execute import STOP_GRACE_S, NodeCall, NodeError, NodeOutcome, NodeStopped
 from opsflow.engine.local import LocalRunner
 from opsflow.executors.process import script, shell
 from opsflow.flowfile import parse_flow
@@ -238,6 +240,90 @@ def test_leftover_processes_holding_the_output_are_killed(tmp_path: Path) -> Non
     outcome = run_shell(command=["sh", "-c", f"sleep 30 & echo $! > {pid_file}; echo done"])
     assert outcome.output["stdout"] == "done\n"
     assert _wait_gone(int(pid_file.read_text()))
+
+
+def _in_worker(call: NodeCall) -> tuple[threading.Thread, list[NodeOutcome | BaseException]]:
+    """Run the shell executor in a thread, as the runner does; its result lands in the list."""
+    result: list[NodeOutcome | BaseException] = []
+
+    def work() -> None:
+        try:
+            result.append(shell(call))
+        except BaseException as exc:  # handed to the test to inspect
+            result.append(exc)
+
+    worker = threading.Thread(target=work, daemon=True)
+    worker.start()
+    return worker, result
+
+
+def _wait_for_lines(path: Path, count: int, within_s: float = 5.0) -> list[int]:
+    deadline = time.monotonic() + within_s
+    while time.monotonic() < deadline:
+        if path.exists() and len(lines := path.read_text().split()) >= count:
+            return [int(line) for line in lines]
+        time.sleep(0.02)
+    raise AssertionError(f"{path} did not get {count} lines")
+
+
+def test_stop_kills_the_whole_process_group_and_raises_node_stopped(tmp_path: Path) -> None:
+    pid_file = tmp_path / "pids"
+    line = f"echo $$ >> {pid_file}; sleep 20 & echo $! >> {pid_file}; echo begun; wait"
+    call = _call("action.shell", {"command": ["sh", "-c", line]})
+    worker, result = _in_worker(call)
+    leader, child = _wait_for_lines(pid_file, 2)
+    time.sleep(0.3)
+    call.stop.set()
+    worker.join(STOP_GRACE_S)
+    assert not worker.is_alive(), "the executor ignored call.stop"
+    stopped = result[0]
+    assert isinstance(stopped, NodeStopped), stopped
+    assert str(stopped).startswith("node 'act': ")
+    assert "the process group of 'sh' was killed because the run was stopped" in str(stopped)
+    assert not stopped.retryable
+    assert stopped.output["stdout"] == "begun\n"
+    assert stopped.output["exit_code"] == -15  # SIGTERM reached the shell
+    assert _wait_gone(leader) and _wait_gone(child)
+    with pytest.raises(ProcessLookupError):
+        os.killpg(leader, 0)
+
+
+def test_stop_during_the_leftover_wait_keeps_the_real_result(tmp_path: Path) -> None:
+    # The command itself ends at once; the `sleep` it leaves behind holds its output open.
+    pid_file = tmp_path / "leftover.pid"
+    call = _call(
+        "action.shell", {"command": ["sh", "-c", f"sleep 20 & echo $! > {pid_file}; echo done"]}
+    )
+    worker, result = _in_worker(call)
+    (leftover,) = _wait_for_lines(pid_file, 1)
+    time.sleep(0.3)
+    call.stop.set()
+    worker.join(STOP_GRACE_S)
+    assert not worker.is_alive()
+    outcome = result[0]
+    assert isinstance(outcome, NodeOutcome), outcome
+    assert outcome.output["exit_code"] == 0
+    assert outcome.output["stdout"] == "done\n"
+    assert _wait_gone(leftover)
+
+
+def test_a_command_that_finished_before_stop_returns_its_result() -> None:
+    call = _call(
+        "action.shell", {"command": ["sh", "-c", "echo done; exit 3"], "success_exit_codes": [3]}
+    )
+    outcome = shell(call)
+    call.stop.set()
+    assert outcome.output["exit_code"] == 3
+    assert outcome.output["stdout"] == "done\n"
+
+
+def test_stop_set_before_the_start_starts_nothing(tmp_path: Path) -> None:
+    canary = tmp_path / "ran"
+    call = _call("action.shell", {"command": ["touch", str(canary)]})
+    call.stop.set()
+    with pytest.raises(NodeStopped, match="node 'act': the run was stopped before 'touch' started"):
+        shell(call)
+    assert not canary.exists()
 
 
 def test_missing_program_is_a_clear_permanent_error() -> None:

@@ -10,6 +10,7 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,7 +20,7 @@ import pytest
 
 from opsflow.catalog.builtin.actions_remote import SshParams
 from opsflow.catalog.registry import Catalog, builtin_specs
-from opsflow.engine.execute import NodeCall, NodeError, NodeOutcome
+from opsflow.engine.execute import STOP_GRACE_S, NodeCall, NodeError, NodeOutcome, NodeStopped
 from opsflow.engine.local import LocalRunner
 from opsflow.executors.ssh import ssh_command
 from opsflow.flowfile import parse_flow
@@ -154,6 +155,18 @@ def run(
     logs: list[tuple[str, str]] | None = None,
     **extra: Any,
 ) -> NodeOutcome:
+    return ssh_command(_call(server, command, timeout_s=timeout_s, key=key, logs=logs, **extra))
+
+
+def _call(
+    server: Server,
+    command: list[str],
+    *,
+    timeout_s: float | None = None,
+    key: str | None = None,
+    logs: list[tuple[str, str]] | None = None,
+    **extra: Any,
+) -> NodeCall:
     params = _params(server, command, **extra)
     flow = _flow(params)
     spec = CATALOG.get("action.ssh")
@@ -163,7 +176,7 @@ def run(
         assert name == "lab-ssh"
         return {"username": USER, "private_key": key or server.user_key}
 
-    call = NodeCall(
+    return NodeCall(
         run_id="r1",
         flow=flow,
         flow_path=None,
@@ -175,7 +188,6 @@ def run(
         log=lambda level, message: (logs if logs is not None else []).append((level, message)),
         credential=credential,
     )
-    return ssh_command(call)
 
 
 def test_runs_a_command_and_returns_its_output(server: Server) -> None:
@@ -287,6 +299,88 @@ def test_a_timeout_returns_quickly_with_an_error(server: Server) -> None:
     assert info.value.retryable
     assert info.value.output["stdout"] == "begun\n"
     assert info.value.output["exit_code"] is None
+
+
+def _in_worker(call: NodeCall) -> tuple[threading.Thread, list[NodeOutcome | BaseException]]:
+    """Run the SSH executor in a thread, as the runner does; its result lands in the list."""
+    result: list[NodeOutcome | BaseException] = []
+
+    def work() -> None:
+        try:
+            result.append(ssh_command(call))
+        except BaseException as exc:  # handed to the test to inspect
+            result.append(exc)
+
+    worker = threading.Thread(target=work, daemon=True)
+    worker.start()
+    return worker, result
+
+
+def _wait_gone(pid: int, within_s: float = 3.0) -> bool:
+    """True once `pid` has ended (a zombie waiting to be reaped counts as ended)."""
+    deadline = time.monotonic() + within_s
+    while True:
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+        except FileNotFoundError:
+            return True
+        if stat.rsplit(")", 1)[1].split()[0] in ("Z", "X"):
+            return True
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+
+
+def test_stop_hangs_up_the_remote_command(server: Server, tmp_path: Path) -> None:
+    # The command keeps writing, so it dies of SIGPIPE once its session is closed even
+    # where sshd refuses the SIGHUP request (root logins, as in CI).
+    pid_file = tmp_path / "remote.pid"
+    line = f"echo $$ > {pid_file}; while :; do echo tick; sleep 0.1; done"
+    call = _call(server, ["sh", "-c", line])
+    worker, result = _in_worker(call)
+    deadline = time.monotonic() + 10
+    while not (pid_file.exists() and pid_file.read_text().strip()):
+        assert time.monotonic() < deadline, "the remote command never started"
+        time.sleep(0.02)
+    time.sleep(0.5)
+    call.stop.set()
+    worker.join(STOP_GRACE_S)
+    assert not worker.is_alive(), "the executor ignored call.stop"
+    stopped = result[0]
+    assert isinstance(stopped, NodeStopped), stopped
+    message = str(stopped)
+    assert message.startswith("node 'act': the command on 127.0.0.1:")
+    assert "was hung up because the run was stopped" in message
+    assert not stopped.retryable
+    assert stopped.output["stdout"].startswith("tick\n")
+    assert stopped.output["exit_code"] is None
+    assert _wait_gone(int(pid_file.read_text()))
+
+
+def test_stop_while_the_server_is_silent_ends_the_login(tmp_path: Path) -> None:
+    # A server that accepts the connection but never sends its banner: the handshake
+    # would wait out the whole connect timeout.
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        port = silent.getsockname()[1]
+        fake = Server(port=port, folder=tmp_path, user_key="", host_line="")
+        call = _call(fake, ["true"], known_hosts=str(tmp_path / "known_hosts"))
+        worker, result = _in_worker(call)
+        time.sleep(0.5)
+        call.stop.set()
+        worker.join(STOP_GRACE_S)
+        assert not worker.is_alive(), "the executor ignored call.stop"
+    stopped = result[0]
+    assert isinstance(stopped, NodeStopped), stopped
+    assert f"node 'act': the run was stopped while connecting to 127.0.0.1:{port}" in str(stopped)
+
+
+def test_stop_set_before_the_start_connects_to_nothing(server: Server) -> None:
+    call = _call(server, ["true"])
+    call.stop.set()
+    with pytest.raises(NodeStopped, match=r"before connecting to 127\.0\.0\.1"):
+        ssh_command(call)
 
 
 def test_output_is_capped(server: Server) -> None:

@@ -84,7 +84,7 @@ def run_validate(args: argparse.Namespace) -> int:
             else:
                 print(f"{exc}", file=sys.stderr)
             continue
-        diagnostics = validate_flow(flow)
+        diagnostics = validate_flow(flow, flow_path=Path(name))
         failed = has_errors(diagnostics) or (args.strict and bool(diagnostics))
         if failed and worst == EXIT_OK:
             worst = EXIT_PROBLEMS

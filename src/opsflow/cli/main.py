@@ -22,6 +22,7 @@ from opsflow.cli import (
     serve_command,
     studio_command,
 )
+from opsflow.engine.owners import set_role
 from opsflow.errors import OpsflowError
 
 EXIT_OK = 0
@@ -50,6 +51,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    # How other processes name this one when it drives a run ("opsflow runs resume", ...).
+    set_role(
+        " ".join(["opsflow", args.command, *filter(None, [getattr(args, "runs_action", None)])])
+    )
     try:
         code: int = args.handler(args)
         return code

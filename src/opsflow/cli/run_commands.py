@@ -1,7 +1,8 @@
 """Commands that run flows: `opsflow run`, `opsflow runs list|show|resume`, `opsflow approve`.
 
 Exit codes of run and resume: 0 succeeded, 1 failed (or interrupted), 2 unusable
-input, 3 waiting for an approval, 130 cancelled.
+input (also: the run is driven by another live process), 3 waiting for an approval,
+4 the run took longer than its timeout, 130 cancelled (Ctrl-C, SIGTERM).
 """
 
 from __future__ import annotations
@@ -9,34 +10,42 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import getpass
 import json
-import os
 import signal
 import sys
-import threading
-from datetime import datetime
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
+from opsflow.cli.progress import Progress, clock_time, node_table
 from opsflow.engine.approvals import decide_in_journal
 from opsflow.engine.control import RunControl
-from opsflow.engine.events import Event
 from opsflow.engine.journal import Journal, default_journal_path
 from opsflow.engine.local import LocalRunner, Pin, RunOptions, RunResult
 from opsflow.engine.resume import replay_upstream, resume_run
 from opsflow.errors import OpsflowError
 from opsflow.flowfile import load_flow
+from opsflow.validate import refuse_invalid
 
 EXIT_CODES = {"succeeded": 0, "failed": 1, "interrupted": 1, "waiting": 3, "cancelled": 130}
+EXIT_TIMED_OUT = 4
+EXIT_HELP = (
+    "Exit 0 succeeded, 1 failed, 2 unusable input or the run is driven by another process, "
+    "3 waiting for an approval (when not interactive), 4 the run took longer than its "
+    "timeout (its steps were stopped), 130 cancelled (Ctrl-C or SIGTERM; running steps "
+    "are stopped: their process groups are killed)."
+)
+
+
+def exit_code(result: RunResult) -> int:
+    return EXIT_TIMED_OUT if result.timed_out else EXIT_CODES[result.status]
 
 
 def register(commands: Any) -> None:
     run = commands.add_parser(
         "run",
         help="run a flow on this machine",
-        description="Run a flow and show its progress. Exit 0 succeeded, 1 failed, "
-        "3 waiting for an approval (when not interactive), 130 cancelled.",
+        description="Run a flow and show its progress. A flow with validation errors is "
+        "refused. Sub-flows started without waiting are waited for before it exits. " + EXIT_HELP,
     )
     run.add_argument("file", metavar="FILE")
     run.add_argument("--trigger", metavar="NODE", help="the trigger to start from")
@@ -74,7 +83,7 @@ def register(commands: Any) -> None:
     listing.add_argument(
         "--state",
         choices=("running", "waiting", "paused", "succeeded", "failed", "cancelled", "interrupted"),
-        help="only runs in this state",
+        help="only runs in this state (interrupted includes runs whose process is gone)",
     )
     listing.add_argument("--limit", type=int, default=20)
     _common(listing)
@@ -83,10 +92,33 @@ def register(commands: Any) -> None:
     show.add_argument("run_id", metavar="RUN")
     _common(show)
     show.set_defaults(handler=show_run)
-    resume = actions.add_parser("resume", help="continue an interrupted or waiting run")
-    resume.add_argument("run_id", metavar="RUN")
-    resume.add_argument("--rerun", action="append", default=[], metavar="NODE")
-    resume.add_argument("--skip", action="append", default=[], metavar="NODE")
+    resume = actions.add_parser(
+        "resume",
+        help="continue an interrupted or waiting run",
+        description="Continue a run from the journal: after a crash, a restart, or answered "
+        "approvals. Refused while another live process (opsflow run, serve, the Studio) "
+        "drives the run. " + EXIT_HELP,
+    )
+    resume.add_argument("run_id", metavar="RUN", nargs="?")
+    resume.add_argument(
+        "--all",
+        action="store_true",
+        help="resume every interrupted run, also those whose process is gone (oldest first)",
+    )
+    resume.add_argument(
+        "--rerun",
+        action="append",
+        default=[],
+        metavar="NODE",
+        help="run again a node that was in flight when the run stopped",
+    )
+    resume.add_argument(
+        "--skip",
+        action="append",
+        default=[],
+        metavar="NODE",
+        help="count a node that was in flight when the run stopped as done",
+    )
     _common(resume)
     resume.set_defaults(handler=resume_flow)
 
@@ -120,6 +152,7 @@ def _journal(args: argparse.Namespace) -> Journal:
 def run_flow(args: argparse.Namespace) -> int:
     path = Path(args.file)
     flow = load_flow(path)
+    refuse_invalid(flow, path)
     payload = _payload(args.payload)
     inputs = _pairs(args.input, "--input")
     pinned = {node: pin for node, pin in (_pin(text) for text in args.pin)}
@@ -145,25 +178,35 @@ def run_flow(args: argparse.Namespace) -> int:
             payload = replay.payload if payload is None else payload
             inputs = {**replay.inputs, **inputs}
         control = RunControl()
-        view = _Progress(sys.stdout, args.json, control if interactive else None)
+        view = Progress(sys.stdout, args.json, control if interactive else None)
         runner = LocalRunner(
             flow, flow_path=path.resolve(), journal=journal, options=options, listeners=[view]
         )
         result = _drive(
-            runner.run(trigger=args.trigger, payload=payload, inputs=inputs, control=control)
+            runner.run(trigger=args.trigger, payload=payload, inputs=inputs, control=control),
+            runner,
+            view,
         )
         view.summary(result)
-    return EXIT_CODES[result.status]
+    return exit_code(result)
 
 
 def resume_flow(args: argparse.Namespace) -> int:
+    if args.all:
+        if args.run_id or args.rerun or args.skip:
+            raise OpsflowError(
+                "--all resumes every interrupted run; give it no RUN, --rerun or --skip"
+            )
+        return resume_all(args)
+    if not args.run_id:
+        raise OpsflowError("name the run to resume (see `opsflow runs list`), or pass --all")
     interactive = sys.stdin.isatty() and not args.json
     with _journal(args) as journal:
         record = journal.get_run(args.run_id)
         if record is None:
             raise OpsflowError(f"there is no run {args.run_id} in {journal.path}")
         control = RunControl()
-        view = _Progress(sys.stdout, args.json, control if interactive else None)
+        view = Progress(sys.stdout, args.json, control if interactive else None)
         options = RunOptions(dry_run=record.dry_run, wait_for_approvals=interactive)
         coroutine = resume_run(
             journal,
@@ -174,13 +217,41 @@ def resume_flow(args: argparse.Namespace) -> int:
             skip=args.skip,
             control=control,
         )
-        result = _drive(coroutine)
+        result = _drive(coroutine, None, view)
         view.summary(result)
-    return EXIT_CODES[result.status]
+    return exit_code(result)
 
 
-def _drive(coroutine: Any) -> RunResult:
-    """Run the coroutine; Ctrl-C or SIGTERM cancel the run cleanly (recorded as cancelled)."""
+def resume_all(args: argparse.Namespace) -> int:
+    """Resume every interrupted run (also orphaned ones), oldest first, without prompts."""
+    worst = 0
+    with _journal(args) as journal:
+        records = journal.list_runs(state="interrupted", limit=100_000)[::-1]
+        if not records:
+            print("no interrupted runs to resume")
+            return 0
+        for record in records:
+            view = Progress(sys.stdout, args.json, None)
+            options = RunOptions(dry_run=record.dry_run, wait_for_approvals=False)
+            try:
+                result = _drive(
+                    resume_run(journal, record.id, options=options, listeners=[view]), None, view
+                )
+            except OpsflowError as exc:  # driven elsewhere, or over meanwhile: say, go on
+                print(f"run {record.id}: not resumed: {exc}", file=sys.stderr, flush=True)
+                worst = max(worst, 2)
+                continue
+            view.summary(result)
+            worst = max(worst, exit_code(result) if exit_code(result) < 100 else 1)
+    return worst
+
+
+def _drive(coroutine: Any, runner: LocalRunner | None, view: Progress | None = None) -> RunResult:
+    """Run the coroutine; Ctrl-C or SIGTERM stop the run for real (recorded as cancelled).
+
+    Sub-flow runs started without waiting are waited for before this returns; on
+    Ctrl-C or SIGTERM meanwhile they are aborted too.
+    """
 
     async def main() -> RunResult:
         task = asyncio.current_task()
@@ -189,6 +260,16 @@ def _drive(coroutine: Any) -> RunResult:
         with contextlib.suppress(NotImplementedError):  # no signal handlers on Windows
             loop.add_signal_handler(signal.SIGTERM, task.cancel)
         result: RunResult = await coroutine
+        if runner is not None and runner.detached:
+            if view is not None:
+                count = len(runner.detached)
+                view.note(f"waiting for {count} sub-flow run(s) started without wait")
+            try:
+                await runner.wait_detached()
+            except asyncio.CancelledError:
+                runner.stop_detached(interrupt=False)
+                await runner.wait_detached()
+                raise
         return result
 
     try:
@@ -204,18 +285,18 @@ def list_runs(args: argparse.Namespace) -> int:
     with _journal(args) as journal:
         records = journal.list_runs(flow_id=args.flow, state=args.state, limit=args.limit)
     if args.json:
-        print(
-            json.dumps([_run_json(r) for r in records], indent=2, ensure_ascii=False, default=str)
-        )
+        print(json.dumps([r.to_json() for r in records], indent=2, ensure_ascii=False, default=str))
         return 0
     if not records:
         print("no runs match" if args.flow or args.state else "no runs yet")
         return 0
-    print(f"{'RUN':<26} {'FLOW':<28} {'STATE':<11} {'STARTED':<19} DURATION")
+    width = max(11, *(len(record.shown_state) for record in records))
+    print(f"{'RUN':<26} {'FLOW':<28} {'STATE':<{width}} {'STARTED':<19} DURATION")
     for record in records:
+        took = _duration(record.started_at, record.finished_at)
         print(
-            f"{record.id:<26} {record.flow_id[:28]:<28} {record.state:<11} "
-            f"{_time(record.started_at):<19} {_duration(record.started_at, record.finished_at)}"
+            f"{record.id:<26} {record.flow_id[:28]:<28} {record.shown_state:<{width}} "
+            f"{clock_time(record.started_at):<19} {took}"
         )
     return 0
 
@@ -230,20 +311,24 @@ def show_run(args: argparse.Namespace) -> int:
         pending = journal.pending_approvals(record.id)
     if args.json:
         document = {
-            "run": _run_json(record),
+            "run": record.to_json(),
             "nodes": {n: vars(r) for n, r in results.items()},
             "events": [e.to_json() for e in events],
         }
         print(json.dumps(document, indent=2, ensure_ascii=False, default=str))
         return 0
     print(f"run {record.id} of {record.flow_id} ({record.flow_path or 'no file'})")
-    print(f"  state: {record.state}; trigger: {record.trigger}; dry run: {record.dry_run}")
+    print(f"  state: {record.shown_state}; trigger: {record.trigger}; dry run: {record.dry_run}")
+    if record.live_owner is not None:
+        print(f"  driven by {record.live_owner.describe()}")
+    elif record.orphaned and record.owner is not None:
+        print(f"  was driven by {record.owner.describe()}, which is gone")
     took = _duration(record.started_at, record.finished_at)
-    print(f"  started {_time(record.started_at)}" + (f", took {took}" if took else ""))
+    print(f"  started {clock_time(record.started_at)}" + (f", took {took}" if took else ""))
     if record.error:
         print(f"  error: {record.error}")
     ordered = sorted(results.values(), key=lambda r: (r.started_at is None, r.started_at or 0))
-    print(_node_table([(r.node, r.state, r.port, r.attempts, r.duration_s) for r in ordered]))
+    print(node_table([(r.node, r.state, r.port, r.attempts, r.duration_s) for r in ordered]))
     for approval in pending:
         print(
             f"\nwaiting for approval at '{approval.node}' by {', '.join(approval.approvers)}: "
@@ -270,8 +355,14 @@ def approve_run(args: argparse.Namespace) -> int:
         )
         state = journal.get_run(record.id)
     print(f"recorded: {decided.node} {args.decision} by {args.by.strip()}")
-    if state is not None and state.state in ("waiting", "interrupted"):
-        print(f"no runner is waiting for it; continue with: opsflow runs resume {record.id}")
+    owner = state.live_owner if state is not None else None
+    if owner is not None:
+        print(f"run {record.id} continues in {owner.describe()} within a second")
+    elif state is not None and (state.state in ("waiting", "interrupted") or state.orphaned):
+        print(
+            f"no process is driving run {record.id}; continue it with: "
+            f"opsflow runs resume {record.id}"
+        )
     return 0
 
 
@@ -312,184 +403,7 @@ def _pairs(items: list[str], option: str) -> dict[str, str]:
     return pairs
 
 
-def _time(at: float | None) -> str:
-    return datetime.fromtimestamp(at).strftime("%Y-%m-%d %H:%M:%S") if at else ""
-
-
 def _duration(start: float | None, end: float | None) -> str:
     if start is None or end is None:
         return ""
     return f"{end - start:.3f}s"
-
-
-def _run_json(record: Any) -> dict[str, Any]:
-    return dict(vars(record))
-
-
-class _Progress:
-    """Shows events as they happen: one line each, or JSON lines with --json."""
-
-    SYMBOLS = {
-        "node_started": "▶",
-        "node_succeeded": "✔",
-        "node_failed": "✖",
-        "node_skipped": "·",
-        "node_retrying": "↻",
-        "node_waiting": "⏸",
-        "run_paused": "⏸",
-        "approval_requested": "?",
-        "approval_decided": "✔",
-        "approval_escalated": "!",
-        "log": " ",
-    }
-
-    def __init__(self, out: TextIO, as_json: bool, control: RunControl | None) -> None:
-        self.out = out
-        self.as_json = as_json
-        self.control = control
-        self.run_id = ""
-
-    def __call__(self, event: Event) -> None:
-        if self.as_json:
-            print(event.to_line(), file=self.out, flush=True)
-            return
-        if event.kind == "run_started":
-            self.run_id = event.run_id
-            dry = " (dry run)" if event.data.get("dry_run") else ""
-            print(f"run {event.run_id}{dry}", file=self.out, flush=True)
-            return
-        text = self._describe(event)
-        if text is not None:
-            symbol = self.SYMBOLS.get(event.kind, " ")
-            print(f"{symbol} {text}", file=self.out, flush=True)
-        if self.control is not None and event.kind == "approval_requested":
-            threading.Thread(target=self._ask, args=(event,), daemon=True).start()
-        if self.control is not None and event.kind == "run_paused":
-            threading.Thread(target=self._debug, args=(event,), daemon=True).start()
-
-    def _describe(self, event: Event) -> str | None:
-        node, data = event.node, event.data
-        if event.kind == "node_started":
-            return None if data.get("attempt", 1) > 1 else f"{node}"
-        if event.kind == "node_succeeded":
-            extra = (
-                " (dry run)"
-                if isinstance(data.get("output"), dict) and data["output"].get("dry_run")
-                else ""
-            )
-            extra += " (pinned)" if data.get("pinned") else ""
-            would = _would_do(data.get("output"))
-            if would:
-                extra += f"\n    would run {would}"
-            return f"{node} → {data.get('port')} {_seconds(data.get('duration_s'))}{extra}"
-        if event.kind == "node_failed":
-            return f"{node} failed: {data.get('error')}"
-        if event.kind == "node_skipped":
-            return f"{node} skipped"
-        if event.kind == "node_retrying":
-            return f"{node} attempt {data['attempt']} in {data['delay_s']:.1f}s ({data['error']})"
-        if event.kind == "node_waiting" and data.get("reason") == "approval":
-            until = f" until {_time(data['until'])}" if data.get("until") else ""
-            return f"{node} waiting for approval{until}"
-        if event.kind == "run_paused":
-            return f"paused before {node} (breakpoint)"
-        if event.kind == "approval_requested":
-            return (
-                f"{node}: {data.get('message')} (approvers: {', '.join(data.get('approvers', []))})"
-            )
-        if event.kind == "approval_decided":
-            return f"{node} {data.get('decision')} by {data.get('by') or 'the deadline'}"
-        if event.kind == "approval_escalated":
-            return f"{node} escalated to {', '.join(data.get('to', []))}"
-        if event.kind == "log":
-            return f"{node or 'run'}: {data.get('message')}"
-        return None
-
-    def _ask(self, event: Event) -> None:
-        with contextlib.suppress(EOFError):  # the terminal went away: leave it pending
-            self._ask_once(event)
-
-    def _ask_once(self, event: Event) -> None:
-        assert self.control is not None and event.node is not None
-        user = os.environ.get("OPSFLOW_USER") or getpass.getuser()
-        while True:
-            answer = input(f"  approve '{event.node}' as {user}? [a]pprove / [r]eject / [l]eave: ")
-            choice = answer.strip().lower()[:1]
-            if choice == "l":
-                return
-            if choice not in ("a", "r"):
-                continue
-            comment = input("  comment (optional): ")
-            fields = {}
-            for name in (event.data.get("form") or {}).get("properties", {}):
-                fields[name] = input(f"  {name}: ")
-            decision = "approved" if choice == "a" else "rejected"
-            try:
-                self.control.decide(event.node, decision, by=user, comment=comment, fields=fields)
-                return
-            except OpsflowError as exc:
-                print(f"  {exc}", file=self.out, flush=True)
-
-    def _debug(self, event: Event) -> None:
-        assert self.control is not None
-        with contextlib.suppress(EOFError):
-            self._debug_once()
-            return
-        self.control.abort()  # no terminal left to continue from
-
-    def _debug_once(self) -> None:
-        assert self.control is not None
-        while True:
-            choice = input("  [c]ontinue / [s]tep / [a]bort: ").strip().lower()[:1]
-            if choice == "c":
-                self.control.continue_()
-                return
-            if choice == "s":
-                self.control.step()
-                return
-            if choice == "a":
-                self.control.abort()
-                return
-
-    def summary(self, result: RunResult) -> None:
-        if self.as_json:
-            return
-        rows = [(n, r.state, r.port, r.attempts, r.duration_s) for n, r in result.nodes.items()]
-        print(_node_table(rows), file=self.out)
-        line = f"\nrun {result.run_id}: {result.status}"
-        if result.error:
-            line += f" — {result.error}"
-        if result.status == "waiting":
-            line += (
-                f"\nanswer with `opsflow approve {result.run_id} NODE --approve --as NAME`, "
-                f"then `opsflow runs resume {result.run_id}`"
-            )
-        print(line, file=self.out, flush=True)
-
-
-def _would_do(output: Any) -> str:
-    """One line of what a simulated node would have done, for dry runs."""
-    if not isinstance(output, dict) or not output.get("dry_run") or "params" not in output:
-        return ""
-    shown = {k: v for k, v in output["params"].items() if v not in (None, [], {}, "")}
-    text = json.dumps(shown, ensure_ascii=False, separators=(", ", ": "), default=str)
-    if len(text) > WOULD_DO_CHARS:
-        text = text[: WOULD_DO_CHARS - 1] + "…"
-    return f"{output.get('would_run')} {text}"
-
-
-#: How much of a simulated node's parameters a dry run prints (`--json` has them all).
-WOULD_DO_CHARS = 240
-
-
-def _node_table(rows: list[tuple[str, str, str | None, int, float | None]]) -> str:
-    lines = [f"\n{'NODE':<28} {'STATE':<10} {'PORT':<10} {'ATTEMPTS':>8} {'DURATION':>10}"]
-    for node, state, port, attempts, duration in rows:
-        lines.append(
-            f"{node:<28} {state:<10} {port or '':<10} {attempts:>8} {_seconds(duration):>10}"
-        )
-    return "\n".join(lines)
-
-
-def _seconds(value: float | None) -> str:
-    return f"{value:.3f}s" if value is not None else ""

@@ -1,9 +1,11 @@
 """`opsflow serve FLOW...`: host the webhook, schedule, file and poll triggers of flows.
 
 Each trigger that fires starts a run through the engine and its journal; one line is printed
-per trigger at start and per run when it ends. SIGTERM or SIGINT stops the triggers,
-interrupts runs in flight (they can be resumed with `opsflow runs resume`), closes the journal
-and exits 0.
+per trigger at start and per run when it ends. At start it lists the runs of its flows that
+were left interrupted (by a stop, or by a process that died) and, with
+`--resume-interrupted`, resumes them. SIGTERM or SIGINT stops the triggers, interrupts runs
+in flight (their running steps are stopped; they can be resumed), closes the journal and
+exits 0.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from opsflow.engine.journal import Journal, default_journal_path
 from opsflow.errors import OpsflowError
 from opsflow.flowfile import load_flow
 from opsflow.serve.host import TriggerHost
+from opsflow.validate import refuse_invalid
 
 LOOPBACK = ("127.0.0.1", "::1", "localhost")
 
@@ -30,13 +33,21 @@ def register(commands: Any) -> None:
         help="host the webhook, schedule, file and poll triggers of flows",
         description="Host the webhook, schedule, file-watch and HTTP-poll triggers of one or "
         "more flows and start a run each time one fires (manual triggers are not hosted). "
-        "Webhooks listen on loopback unless --host says otherwise. SIGTERM or Ctrl+C stops "
-        "it; runs in flight are interrupted and can be resumed.",
+        "Webhooks listen on loopback unless --host says otherwise. Flows with validation "
+        "errors are refused. SIGTERM or Ctrl+C stops it; runs in flight are interrupted "
+        "(their running steps are stopped) and can be resumed. When the journal stays "
+        "locked by another process, webhooks answer 503 with Retry-After.",
     )
     serve.add_argument("flows", nargs="+", metavar="FLOW", help="a *.flow.json file")
     serve.add_argument("--host", default="127.0.0.1", help="the address webhooks listen on")
     serve.add_argument("--port", type=int, default=8080, help="the port (0: any free port)")
     serve.add_argument("--store", metavar="PATH", help="the run journal (SQLite file)")
+    serve.add_argument(
+        "--resume-interrupted",
+        action="store_true",
+        help="resume the runs of these flows that were left interrupted, also by a process "
+        "that died (steps in flight run again only if they are safe to repeat)",
+    )
     serve.set_defaults(handler=serve_flows)
 
 
@@ -44,15 +55,17 @@ def serve_flows(args: argparse.Namespace) -> int:
     if not 0 <= args.port <= 65535:
         raise OpsflowError(f"--port {args.port} is not a port number (0 to 65535)")
     flows = [(load_flow(path), Path(path)) for path in args.flows]
+    for flow, path in flows:
+        refuse_invalid(flow, path)
     journal = Journal(Path(args.store) if args.store else default_journal_path())
     try:
         host = TriggerHost(flows, journal, log=_say)
-        return asyncio.run(_serve(host, args.host, args.port))
+        return asyncio.run(_serve(host, args.host, args.port, args.resume_interrupted))
     finally:
         journal.close()
 
 
-async def _serve(triggers: TriggerHost, host: str, port: int) -> int:
+async def _serve(triggers: TriggerHost, host: str, port: int, resume: bool = False) -> int:
     # Before anything is printed, so a SIGTERM sent as soon as the lines show is handled.
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -75,6 +88,20 @@ async def _serve(triggers: TriggerHost, host: str, port: int) -> int:
                 _say(f"  warning: anyone who can reach {host} may start {route.label}")
     for trigger in triggers.triggers:
         _say(f"  {trigger.describe()}")
+    interrupted = triggers.interrupted_runs()
+    for record in interrupted:
+        why = (
+            f"{record.owner.describe()} is gone" if record.orphaned and record.owner else "stopped"
+        )
+        _say(f"  interrupted: run {record.id} of {record.flow_id} ({why})")
+    if interrupted and resume:
+        _say(f"resuming {len(interrupted)} interrupted run(s)")
+        triggers.resume(interrupted)
+    elif interrupted:
+        _say(
+            f"{len(interrupted)} run(s) were left interrupted; resume them with "
+            "`opsflow runs resume --all`, or start serve with --resume-interrupted"
+        )
     await stop.wait()
     in_flight = len(triggers.runs)
     _say(f"stopping; interrupting {in_flight} run(s) in flight" if in_flight else "stopping")

@@ -26,13 +26,25 @@ class RunControl:
     def __init__(self) -> None:
         self._run: ActiveRun | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
-        #: Set once the run has started and the methods may be called.
+        #: Set once the run has started (run_started is journaled) and the methods may be
+        #: called.
         self.started = threading.Event()
+        self._started_here = asyncio.Event()
 
     def bind(self, run: ActiveRun) -> None:
         self._run = run
         self._loop = asyncio.get_running_loop()
         self.started.set()
+        self._started_here.set()
+
+    async def wait_started(self, task: asyncio.Future[Any]) -> bool:
+        """On the run's event loop: wait until the run started (True) or `task` ended (False)."""
+        waiter = asyncio.ensure_future(self._started_here.wait())
+        try:
+            await asyncio.wait({waiter, task}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            waiter.cancel()
+        return self.started.is_set()
 
     @property
     def run_id(self) -> str | None:

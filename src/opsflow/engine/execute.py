@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import importlib
 import inspect
+import threading
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -67,6 +68,23 @@ class NodeCall:
     #: runner masks every value it hands out in all output. Raises NodeError when the
     #: credential cannot be found, saying where it was looked for.
     credential: Callable[[str], dict[str, str]] = field(default=_no_credentials)
+    #: Set by the runner when the attempt's result is no longer wanted (abort, run or node
+    #: timeout, Ctrl-C, SIGTERM, a server shutting down). Executors that start processes or
+    #: hold connections watch it (`stop.wait(0.05)` in their wait loops) and end what they
+    #: started within `STOP_GRACE_S`; they then raise `NodeStopped`. An executor that ignores
+    #: it is waited for, at most that grace, and its result is recorded as it really was.
+    stop: threading.Event = field(default_factory=threading.Event)
+
+
+#: How long the runner waits for an executor to end after setting `NodeCall.stop`.
+STOP_GRACE_S = 5.0
+
+
+class NodeStopped(NodeError):
+    """The executor ended what it started because `NodeCall.stop` was set (say what was killed)."""
+
+    def __init__(self, message: str, *, output: Any = None) -> None:
+        super().__init__(message, output=output, retryable=False)
 
 
 SyncExecutor = Callable[[NodeCall], NodeOutcome]

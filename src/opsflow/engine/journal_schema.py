@@ -13,7 +13,7 @@ from typing import Any, Literal, get_args
 from opsflow.engine.events import Event
 from opsflow.errors import OpsflowError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 APPLICATION_ID = 0x4F50464C  # "OPFL" in the SQLite header, so the file says what it is
 
 RunState = Literal[
@@ -22,10 +22,10 @@ RunState = Literal[
 NodeState = Literal["running", "succeeded", "failed", "skipped", "waiting"]
 Decision = Literal["approved", "rejected", "timeout"]
 
-_encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=str).encode
+encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=str).encode
 
 
-def _sql_set(values: Iterable[str]) -> str:
+def sql_set(values: Iterable[str]) -> str:
     return "(" + ", ".join(f"'{value}'" for value in values) + ")"
 
 
@@ -37,7 +37,7 @@ _MIGRATIONS: list[list[str]] = [
         "CREATE TABLE flow_snapshots (sha256 TEXT PRIMARY KEY, flow_json TEXT NOT NULL)",
         f"""CREATE TABLE runs (id TEXT PRIMARY KEY, flow_id TEXT NOT NULL, flow_path TEXT,
             flow_sha256 TEXT NOT NULL REFERENCES flow_snapshots (sha256), trigger TEXT,
-            state TEXT NOT NULL CHECK (state IN {_sql_set(get_args(RunState))}),
+            state TEXT NOT NULL CHECK (state IN {sql_set(get_args(RunState))}),
             started_at REAL NOT NULL, finished_at REAL, payload TEXT NOT NULL,
             inputs TEXT NOT NULL, dry_run INTEGER NOT NULL CHECK (dry_run IN (0, 1)),
             error TEXT, parent_id TEXT REFERENCES runs (id))""",
@@ -50,7 +50,7 @@ _MIGRATIONS: list[list[str]] = [
             node TEXT, data TEXT NOT NULL, PRIMARY KEY (run_id, seq)) WITHOUT ROWID""",
         f"""CREATE TABLE node_results (run_id TEXT NOT NULL REFERENCES runs (id),
             node TEXT NOT NULL,
-            state TEXT NOT NULL CHECK (state IN {_sql_set(get_args(NodeState))}), port TEXT,
+            state TEXT NOT NULL CHECK (state IN {sql_set(get_args(NodeState))}), port TEXT,
             output TEXT, error TEXT, attempts INTEGER NOT NULL DEFAULT 0,
             started_at REAL, finished_at REAL, duration_s REAL, PRIMARY KEY (run_id, node))
             WITHOUT ROWID""",
@@ -58,11 +58,19 @@ _MIGRATIONS: list[list[str]] = [
         f"""CREATE TABLE approvals (run_id TEXT NOT NULL REFERENCES runs (id),
             node TEXT NOT NULL, approvers TEXT NOT NULL, message TEXT, form TEXT, deadline REAL,
             requested_at REAL NOT NULL, escalated_at REAL, escalated_to TEXT,
-            decision TEXT CHECK (decision IN {_sql_set(get_args(Decision))}),
+            decision TEXT CHECK (decision IN {sql_set(get_args(Decision))}),
             decided_by TEXT, decided_at REAL, comment TEXT, fields TEXT,
             PRIMARY KEY (run_id, node))""",
         "CREATE INDEX approvals_pending ON approvals (requested_at) WHERE decision IS NULL",
         f"PRAGMA application_id = {APPLICATION_ID}",
+    ],
+    [
+        # Runs have one owner: the process driving them (see opsflow.engine.owners).
+        """CREATE TABLE processes (id TEXT PRIMARY KEY, host TEXT NOT NULL, boot TEXT,
+            pid INTEGER NOT NULL, start TEXT, role TEXT NOT NULL, began_at REAL NOT NULL,
+            heartbeat REAL NOT NULL)""",
+        "ALTER TABLE runs ADD COLUMN owner TEXT",
+        "CREATE INDEX runs_by_owner ON runs (owner) WHERE owner IS NOT NULL",
     ],
 ]
 assert len(_MIGRATIONS) == SCHEMA_VERSION
@@ -72,24 +80,7 @@ class JournalError(OpsflowError):
     """The run journal cannot be used, or a request to it makes no sense (one sentence)."""
 
 
-def _refuse_foreign_file(path: Path) -> None:
-    if path.is_dir():
-        raise JournalError(f"{path} is a folder; name a file for the run journal with --store")
-    try:
-        with path.open("rb") as handle:
-            header = handle.read(16)
-    except FileNotFoundError:
-        return
-    except OSError as exc:
-        raise JournalError(f"{path} cannot be read ({exc.strerror}); pass --store") from None
-    if header and header != b"SQLite format 3\x00":
-        raise JournalError(
-            f"{path} is not an Opsflow run journal (it is not an SQLite database); "
-            "move it away or pass --store"
-        )
-
-
-def _migrate(db: sqlite3.Connection, path: Path) -> None:
+def migrate(db: sqlite3.Connection, path: Path) -> None:
     version = _schema_version(db, path)
     if version == SCHEMA_VERSION:
         return
@@ -127,23 +118,24 @@ def _schema_version(db: sqlite3.Connection, path: Path) -> int:
     return version
 
 
-_RUN_COLUMNS = (
+RUN_COLUMNS = (
     "id, flow_id, flow_path, trigger, state, started_at, finished_at, payload, inputs, "
-    "dry_run, error, parent_id"
+    "dry_run, error, parent_id, owner"
 )
-_APPROVAL_COLUMNS = (
+PROCESS_COLUMNS = "id, host, boot, pid, start, role, began_at, heartbeat"
+APPROVAL_COLUMNS = (
     "run_id, node, approvers, message, form, deadline, requested_at, escalated_at, "
     "escalated_to, decision, decided_by, decided_at, comment, fields"
 )
-_INSERT_EVENT = "INSERT INTO events (run_id, seq, at, kind, node, data) VALUES (?, ?, ?, ?, ?, ?)"
-_DECIDE = """UPDATE approvals SET decision = ?3, decided_by = ?4, decided_at = ?5, comment = ?6,
+INSERT_EVENT = "INSERT INTO events (run_id, seq, at, kind, node, data) VALUES (?, ?, ?, ?, ?, ?)"
+DECIDE = """UPDATE approvals SET decision = ?3, decided_by = ?4, decided_at = ?5, comment = ?6,
     fields = ?7 WHERE run_id = ?1 AND node = ?2 AND decision IS NULL"""
-_SET_STATE_IF_LIVE = "UPDATE runs SET state = ?2 WHERE id = ?1 AND state IN ('running', 'waiting')"
+SET_STATE_IF_LIVE = "UPDATE runs SET state = ?2 WHERE id = ?1 AND state IN ('running', 'waiting')"
 # A run that is neither paused nor over is 'waiting' exactly while one of its nodes waits.
-_ANY_NODE_WAITING = (
+ANY_NODE_WAITING = (
     "SELECT EXISTS (SELECT 1 FROM node_results WHERE run_id = ? AND state = 'waiting')"
 )
-_RECOMPUTE_AFTER = frozenset(
+RECOMPUTE_AFTER = frozenset(
     {"node_started", "node_succeeded", "node_failed", "node_skipped", "approval_decided"}
     | {"run_started", "run_resumed"}
 )
@@ -151,7 +143,7 @@ _RECOMPUTE_AFTER = frozenset(
 
 def _finished(e: Event) -> tuple[Any, ...]:
     d = e.data
-    output = _encode(d["output"]) if "output" in d else None
+    output = encode(d["output"]) if "output" in d else None
     return (e.run_id, e.node, e.kind[5:], d.get("port"), output, d.get("error"),
             d.get("attempt"), e.at, d.get("duration_s"))  # fmt: skip
 
@@ -159,18 +151,18 @@ def _finished(e: Event) -> tuple[Any, ...]:
 def _decided(e: Event) -> tuple[Any, ...]:
     d, fields = e.data, e.data.get("fields")
     return (e.run_id, e.node, d.get("decision"), d.get("by"), d.get("at", e.at),
-            d.get("comment"), None if fields is None else _encode(fields))  # fmt: skip
+            d.get("comment"), None if fields is None else encode(fields))  # fmt: skip
 
 
 def _requested(e: Event) -> tuple[Any, ...]:
     d = e.data
-    return (e.run_id, e.node, _encode(d.get("approvers", [])), d.get("message"),
-            _encode(d.get("form")), d.get("deadline"), e.at)  # fmt: skip
+    return (e.run_id, e.node, encode(d.get("approvers", [])), d.get("message"),
+            encode(d.get("form")), d.get("deadline"), e.at)  # fmt: skip
 
 
 # How each event kind changes the derived tables: (SQL, its parameters from the event).
 _Effect = tuple[str, Callable[[Event], tuple[Any, ...]]]
-_EFFECTS: dict[str, _Effect] = {
+EFFECTS: dict[str, _Effect] = {
     "node_started": (
         """INSERT INTO node_results (run_id, node, state, attempts, started_at)
         VALUES (?1, ?2, 'running', ?3, ?4) ON CONFLICT (run_id, node) DO UPDATE SET
@@ -202,10 +194,10 @@ _EFFECTS: dict[str, _Effect] = {
         "UPDATE runs SET state = 'running', finished_at = NULL, error = NULL WHERE id = ?",
         lambda e: (e.run_id,),
     ),
-    "run_paused": (_SET_STATE_IF_LIVE, lambda e: (e.run_id, "paused")),
+    "run_paused": (SET_STATE_IF_LIVE, lambda e: (e.run_id, "paused")),
     "run_resumed": ("UPDATE runs SET state = 'running' WHERE id = ?", lambda e: (e.run_id,)),
-    "run_finished": (
-        "UPDATE runs SET state = ?2, finished_at = ?3, error = ?4 WHERE id = ?1",
+    "run_finished": (  # the run is over: nobody drives it any more
+        "UPDATE runs SET state = ?2, finished_at = ?3, error = ?4, owner = NULL WHERE id = ?1",
         lambda e: (e.run_id, e.data.get("outcome"), e.at, e.data.get("error")),
     ),
     "approval_requested": (
@@ -219,12 +211,12 @@ _EFFECTS: dict[str, _Effect] = {
     "approval_escalated": (
         """UPDATE approvals SET escalated_at = ?3, escalated_to = ?4
         WHERE run_id = ?1 AND node = ?2 AND decision IS NULL""",
-        lambda e: (e.run_id, e.node, e.at, _encode(e.data.get("to"))),
+        lambda e: (e.run_id, e.node, e.at, encode(e.data.get("to"))),
     ),
-    "approval_decided": (_DECIDE, _decided),
+    "approval_decided": (DECIDE, _decided),
 }
-_EFFECTS["node_failed"] = _EFFECTS["node_succeeded"]
-_EFFECTS["node_skipped"] = (
-    _EFFECTS["node_succeeded"][0],
+EFFECTS["node_failed"] = EFFECTS["node_succeeded"]
+EFFECTS["node_skipped"] = (
+    EFFECTS["node_succeeded"][0],
     lambda e: (e.run_id, e.node, "skipped", None, None, None, 0, e.at, None),
 )

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
+import logging
 import random
 import threading
 import time
@@ -29,6 +31,7 @@ from opsflow.catalog.registry import Catalog, default_catalog
 from opsflow.catalog.spec import NodeSpec
 from opsflow.credentials import resolve as resolve_credential
 from opsflow.engine import approvals, nested
+from opsflow.engine.blocking import NodeKilled, run_blocking
 from opsflow.engine.events import Event, EventKind
 from opsflow.engine.execute import (
     NodeCall,
@@ -39,7 +42,7 @@ from opsflow.engine.execute import (
     load_executor,
 )
 from opsflow.engine.inputs import coerce_inputs
-from opsflow.engine.journal import Journal
+from opsflow.engine.journal import Journal, JournalError
 from opsflow.engine.plan import Plan, PlanGraph, Step
 from opsflow.engine.redact import Redactor
 from opsflow.errors import OpsflowError
@@ -53,6 +56,7 @@ if TYPE_CHECKING:
 
 RunStatus = Literal["succeeded", "failed", "cancelled", "interrupted", "waiting"]
 Listener = Callable[[Event], None]
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -88,6 +92,8 @@ class RunResult:
     #: node id -> (state, port, attempts, duration_s) in the flow's order.
     nodes: dict[str, NodeReport]
     outputs: dict[str, Any]
+    #: The run failed because it took longer than its timeout.
+    timed_out: bool = False
 
 
 @dataclass
@@ -140,6 +146,10 @@ class LocalRunner:
                 ) from None
             self.specs[node.id] = spec
             self.nodes[node.id] = node
+        #: Sub-flow runs started without waiting for them (`wait: false`), with their
+        #: controls; shared with the runners of sub-flows, so the process can wait for
+        #: them or stop them (`wait_detached`, `stop_detached`).
+        self.detached: dict[asyncio.Task[Any], RunControl] = {}
         self.graph = PlanGraph(flow, self.catalog, self.params)
         #: Nodes cheap and pure enough to run right in the scheduler (see `can_inline`).
         self.inline = {node.id: self.can_inline(node) for node in flow.nodes}
@@ -203,31 +213,71 @@ class LocalRunner:
         start = self.choose_trigger(trigger)
         values = coerce_inputs(self.flow.inputs, inputs or {})
         run = ActiveRun(self, run_id or new_run_id(), start, payload, values)
-        if self.journal is not None:
-            self.journal.create_run(
-                run.id,
-                flow_id=self.flow.id,
-                flow_path=self.flow_path,
-                flow_json=self.flow_text(),
-                trigger=start,
-                payload=run.redactor.redact(payload),
-                inputs=run.redactor.redact(values),
-                dry_run=self.options.dry_run,
-                parent=parent_run or self.parent_run,
+        journal = self.journal
+        created: concurrent.futures.Future[None] | None = None
+        try:
+            if journal is not None:
+                fields = {
+                    "flow_id": self.flow.id,
+                    "flow_path": self.flow_path,
+                    "flow_json": self.flow_text(),
+                    "trigger": start,
+                    "payload": run.redactor.redact(payload),
+                    "inputs": run.redactor.redact(values),
+                    "dry_run": self.options.dry_run,
+                    "parent": parent_run or self.parent_run,
+                }
+                created = journal.submit(lambda store: store.create_run(run.id, **fields))
+                # Cancelling this wait (a webhook that gave up) drops the run unwritten.
+                await asyncio.wrap_future(created)
+            run.emit(
+                "run_started",
+                None,
+                {
+                    "flow_id": self.flow.id,
+                    "flow_path": str(self.flow_path) if self.flow_path else None,
+                    "trigger": start,
+                    "payload": payload,
+                    "inputs": values,
+                    "dry_run": self.options.dry_run,
+                },
             )
-        run.emit(
-            "run_started",
-            None,
-            {
-                "flow_id": self.flow.id,
-                "flow_path": str(self.flow_path) if self.flow_path else None,
-                "trigger": start,
-                "payload": payload,
-                "inputs": values,
-                "dry_run": self.options.dry_run,
-            },
-        )
+            await run.journaled()
+        except asyncio.CancelledError:
+            if journal is not None and created is not None:
+                created.add_done_callback(lambda done: _end_unstarted(journal, run.id, done))
+            raise
         return await run.drive(run.plan.start(), control)
+
+    async def wait_detached(self) -> None:
+        """Wait for the sub-flow runs started without waiting (`wait: false`) to end."""
+        while self.detached:
+            await asyncio.wait(list(self.detached))
+
+    def stop_detached(self, *, interrupt: bool) -> None:
+        """Interrupt (resumable) or abort the sub-flow runs started without waiting."""
+        for control in list(self.detached.values()):
+            if control.started.is_set():
+                control.interrupt() if interrupt else control.abort()
+
+
+def _end_unstarted(journal: Journal, run_id: str, done: concurrent.futures.Future[None]) -> None:
+    """A run written just as its start was cancelled must not look alive: end it."""
+    if done.cancelled() or done.exception() is not None:
+        return
+    error = "the run was cancelled before it started"
+    with contextlib.suppress(JournalError):
+        journal.submit(
+            lambda store: store.mark_interrupted(run_id, error=error, outcome="cancelled")
+        )
+
+
+class JournalLost(OpsflowError):
+    """The journal refused the run's events; the run stopped rather than act unrecorded."""
+
+    def __init__(self, cause: BaseException) -> None:
+        super().__init__(f"the run journal could not record the run: {cause}")
+        self.cause = cause
 
 
 def new_run_id() -> str:
@@ -253,6 +303,14 @@ class ActiveRun:
         self.redactor = Redactor(self.options.secrets)
         self.seq = 1
         self.pending: list[Event] = []
+        #: The latest batch handed to the journal's writer; batches commit in order.
+        self.last_write: concurrent.futures.Future[None] | None = None
+        #: Why the journal could not take an event (the run then stops: nothing may act
+        #: that the journal does not know).
+        self.journal_error: BaseException | None = None
+        self.timed_out = False
+        #: Why the run is being stopped ("aborted", "timed out", "interrupted", ...).
+        self.stopping: str | None = None
         #: Credentials resolved in this run, by name (fields); their values are masked.
         self.credentials: dict[str, dict[str, str]] = {}
         self.credentials_lock = threading.Lock()
@@ -275,7 +333,6 @@ class ActiveRun:
         self.left_waiting = False
         self.interrupted = False
         self.outputs_rendered: dict[str, Any] | None = None
-        self.pool: concurrent.futures.ThreadPoolExecutor | None = None
         #: Approvals asked in this run: node -> rendered params; decisions made in-process.
         self.approval_requests: dict[str, dict[str, Any]] = {}
         self.decisions: dict[str, dict[str, Any]] = {}
@@ -289,10 +346,11 @@ class ActiveRun:
     def emit(self, kind: EventKind, node: str | None, data: dict[str, Any]) -> Event:
         """Redact and queue an event; `flush` journals the queue, then tells the listeners.
 
-        The runner flushes before anything leaves the process (an executor of a
-        node with side effects, a wait for people) and otherwise on the event
-        loop's next turn, so the journal always knows first, and the events of
-        pure nodes that finish in the same turn share one transaction.
+        The runner waits for the journal (`journaled`) before anything leaves the
+        process (an executor of a node with side effects, a wait for people) and
+        otherwise flushes on the event loop's next turn, so the journal always knows
+        first, and the events of pure nodes that finish in the same turn share one
+        transaction. Listeners hear of events once they are journaled, in order.
         """
         event = Event(self.id, self.seq, kind, time.time(), node, self.redactor.redact(data))
         self.seq += 1
@@ -303,15 +361,66 @@ class ActiveRun:
         return event
 
     def flush(self) -> None:
+        """Hand the queued events to the journal's writer (off this thread)."""
         self.flush_scheduled = False
-        if not self.pending:
+        if not self.pending or self.journal_error is not None:
             return
         events, self.pending = self.pending, []
-        if self.runner.journal is not None:
-            self.runner.journal.append_many(events)
+        journal = self.runner.journal
+        if journal is None:
+            self.tell(events)
+            return
+        try:
+            written = journal.submit(lambda store: store.append_many(events))
+        except JournalError as exc:
+            self.lose_journal(exc)
+            return
+        self.last_write = written
+        loop = self.event_loop
+
+        def on_written(done: concurrent.futures.Future[None]) -> None:
+            with contextlib.suppress(RuntimeError):  # the loop is closed: the process ends
+                loop.call_soon_threadsafe(self.written, events, done)
+
+        written.add_done_callback(on_written)
+
+    async def journaled(self) -> None:
+        """Flush, and wait until the journal has every event emitted so far."""
+        self.flush()
+        last = self.last_write
+        if last is not None and not last.done():
+            # Shielded: a run being stopped still needs its events written.
+            await asyncio.shield(asyncio.wrap_future(last))
+        if self.journal_error is not None:
+            raise JournalLost(self.journal_error)
+
+    def written(self, events: list[Event], done: concurrent.futures.Future[None]) -> None:
+        error = done.exception()
+        if error is not None:
+            self.lose_journal(error)
+            return
+        self.tell(events)
+
+    def tell(self, events: list[Event]) -> None:
+        """Hand journaled events to the listeners; a listener that fails is dropped, not the run."""
+        listeners = self.runner.listeners
         for event in events:
-            for listener in self.runner.listeners:
-                listener(event)
+            for listener in list(listeners):
+                try:
+                    listener(event)
+                except Exception:
+                    logger.warning("a run listener failed and was removed", exc_info=True)
+                    with contextlib.suppress(ValueError):
+                        listeners.remove(listener)
+
+    def lose_journal(self, error: BaseException) -> None:
+        """The journal refused an event: stop the run, since nothing may act unrecorded."""
+        if self.journal_error is None:
+            self.journal_error = error
+            self.error = f"the run journal could not record the run, so it stopped: {error}"
+            if self.driver is not None and not self.driver.done():
+                self.stopping = "journal"
+                self.driver.cancel()
 
     def log(self, node: str | None, level: str, message: str) -> None:
         self.emit("log", node, {"level": level, "message": message})
@@ -377,13 +486,15 @@ class ActiveRun:
             self.gate.set()
 
     def abort(self) -> None:
-        if self.driver is not None and not self.driver.done():
+        if self.driver is not None and not self.driver.done() and self.stopping is None:
             self.aborting = True
+            self.stopping = "aborted"
             self.driver.cancel()
 
     def interrupt(self) -> None:
-        if self.driver is not None and not self.driver.done():
+        if self.driver is not None and not self.driver.done() and self.stopping is None:
             self.interrupting = True
+            self.stopping = "interrupted"
             self.driver.cancel()
 
     async def stop_for_resume(self) -> RunResult:
@@ -392,20 +503,29 @@ class ActiveRun:
         Nodes in flight get no end event: to the journal they are still running,
         and a resume re-runs them if their type is idempotent, or asks.
         """
-        waiting = list(self.tasks)
-        for task in waiting:
+        for task in self.tasks:
             task.cancel()
-        await asyncio.gather(*waiting, return_exceptions=True)
+        for task, node_id in list(self.tasks.items()):
+            try:
+                # A node that completed while being stopped is recorded as it ended.
+                self.absorb(await task)
+            except NodeKilled as killed:
+                self.log(
+                    node_id,
+                    "warning",
+                    f"stopped while running: {killed}; a resume runs it again if its type "
+                    "is idempotent, or asks",
+                )
+            except (asyncio.CancelledError, Exception):
+                pass  # still in flight to the journal: a resume decides
         self.tasks.clear()
-        if self.pool is not None:
-            self.pool.shutdown(wait=False, cancel_futures=True)
         self.interrupted = True
         self.error = (
             "the run was interrupted because the process running it stopped; "
             f"continue it with `opsflow runs resume {self.id}`"
         )
         self.emit("run_finished", None, {"outcome": "interrupted", "error": self.error})
-        self.flush()
+        await self.journaled()
         return self.result()
 
     # -- the context expressions see ------------------------------------------------
@@ -434,24 +554,43 @@ class ActiveRun:
         self.absorb(first)
         timeout = self.options.run_timeout_s or self.runner.flow.settings.timeout_s
         try:
-            async with asyncio.timeout(timeout):
-                await self.loop()
-        except TimeoutError:
-            self.error = f"the run took longer than its timeout of {timeout:g} s and was stopped"
-            await self.stop_all("cancelled")
-        except asyncio.CancelledError:
-            if self.interrupting:
+            try:
+                async with asyncio.timeout(timeout):
+                    await self.loop()
+            except TimeoutError:
+                self.timed_out = True
+                self.stopping = "timed out"
+                self.error = (
+                    f"the run took longer than its timeout of {timeout:g} s and was stopped"
+                )
+                await self.stop_all()
+            except asyncio.CancelledError:
                 assert self.driver is not None
+                if self.stopping == "journal":
+                    self.driver.uncancel()
+                    return await self.stop_without_journal()
+                if self.interrupting:
+                    self.driver.uncancel()
+                    return await self.stop_for_resume()
+                self.stopping = self.stopping or "cancelled"
+                self.error = "the run was aborted" if self.aborting else "the run was cancelled"
+                await self.stop_all()
+                if not self.aborting:
+                    await self.finish()
+                    raise
                 self.driver.uncancel()
-                return await self.stop_for_resume()
-            self.error = "the run was aborted" if self.aborting else "the run was cancelled"
-            await self.stop_all("cancelled")
-            if not self.aborting:
-                await self.finish()
-                raise
-            assert self.driver is not None
-            self.driver.uncancel()
-        await self.finish()
+            await self.finish()
+        except JournalLost:
+            return await self.stop_without_journal()
+        return self.result()
+
+    async def stop_without_journal(self) -> RunResult:
+        """The journal refused an event: stop every node for real, write nothing more."""
+        for task in self.tasks:
+            task.cancel()
+        await asyncio.gather(*self.tasks, return_exceptions=True)
+        self.tasks.clear()
+        self.interrupted = True
         return self.result()
 
     async def loop(self) -> None:
@@ -533,26 +672,31 @@ class ActiveRun:
                 self.ready = deque(n for n in self.ready if n not in gone)
         self.ready.extend(step.ready)
 
-    async def stop_all(self, why: Literal["cancelled"]) -> None:
-        self.cancelled = True
+    async def stop_all(self) -> None:
+        """Stop every node in flight for real; record how each one really ended."""
+        self.cancelled = not self.timed_out
         self.absorb(self.plan.cancel())
         self.ready.clear()
         for task in list(self.tasks):
             task.cancel()
+        why = self.stopping or "cancelled"
         for task, node_id in list(self.tasks.items()):
             try:
-                self.absorb(await task)
+                self.absorb(await task)  # it completed while being stopped: as it ended
+                continue
+            except NodeKilled as killed:
+                error = f"stopped because the run was {why}: {killed}"
             except (asyncio.CancelledError, Exception):
-                self.reports[node_id] = NodeReport("failed", error=why)
-                self.emit("node_failed", node_id, {"error": f"{why} while running"})
-                self.absorb(self.plan.node_failed(node_id))
+                error = f"{why} while running"
+            self.reports[node_id] = NodeReport("failed", error=error)
+            self.emit("node_failed", node_id, {"error": error, "stopped": why})
+            self.absorb(self.plan.node_failed(node_id))
         self.tasks.clear()
 
     async def finish(self) -> None:
         """Record how the run ended; a run left waiting for approvals stays open."""
-        if self.pool is not None:
-            self.pool.shutdown(wait=False, cancel_futures=True)
         status = self.status()
+        journal = self.runner.journal
         if status == "waiting":
             # The approvals stay pending in the journal; `resume_run` waits again.
             self.left_waiting = True
@@ -560,19 +704,25 @@ class ActiveRun:
             for task in waiting:
                 task.cancel()
             await asyncio.gather(*waiting, return_exceptions=True)
-            self.flush()
+            await self.journaled()
+            if journal is not None:  # nobody drives it until someone resumes it
+                await asyncio.wrap_future(journal.submit(lambda store: store.release(self.id)))
             return
         data: dict[str, Any] = {"outcome": status, "error": self.error}
+        if self.timed_out:
+            data["timed_out"] = True
         if status == "succeeded" and self.runner.flow.outputs:
             data["outputs"] = self.flow_outputs()
         self.emit("run_finished", None, data)
-        self.flush()
+        await self.journaled()
 
     def status(self) -> RunStatus:
         if self.interrupted:
             return "interrupted"
         if self.left_waiting:
             return "waiting"
+        if self.timed_out:
+            return "failed"
         if self.cancelled:
             return "cancelled"
         outcome = self.plan.outcome
@@ -597,7 +747,8 @@ class ActiveRun:
             if report.state in ("running", "waiting") and state.state == "skipped":
                 report.state = "skipped"
         outputs = self.flow_outputs() if self.status() == "succeeded" else {}
-        return RunResult(self.id, self.status(), self.error, self.reports, outputs)
+        status = self.status()
+        return RunResult(self.id, status, self.error, self.reports, outputs, self.timed_out)
 
     def flow_outputs(self) -> dict[str, Any]:
         """The flow's declared outputs, rendered once at the end of a successful run."""
@@ -669,19 +820,19 @@ class ActiveRun:
                 outcome = self.simulate(node, spec, rendered, pin)
                 if outcome is None:
                     outcome = await self.attempt(node, spec, params, rendered, attempt)
-            except asyncio.CancelledError:
+            except (asyncio.CancelledError, NodeKilled, JournalLost):
                 raise
             except (NodeError, TimeoutError, ExpressionError, OpsflowError) as exc:
                 message = _describe_failure(exc, node)
                 retryable = not isinstance(exc, NodeError) or exc.retryable
-                if attempt < attempts and retryable:
+                if attempt < attempts and retryable and self.stopping is None:
                     delay = _backoff(node, attempt)
                     self.emit(
                         "node_retrying",
                         node_id,
                         {"attempt": attempt + 1, "delay_s": round(delay, 3), "error": message},
                     )
-                    self.flush()
+                    await self.journaled()
                     await asyncio.sleep(delay)
                     continue
                 output = exc.output if isinstance(exc, NodeError) else None
@@ -741,7 +892,7 @@ class ActiveRun:
         self, node: Node, spec: NodeSpec, params: BaseModel, rendered: dict[str, Any], attempt: int
     ) -> NodeOutcome:
         if spec.type in _OUTWARD_TYPES or spec.has_side_effects(params):
-            self.flush()  # the journal knows everything before the node acts or waits
+            await self.journaled()  # the journal knows everything before the node acts or waits
         if spec.type == "control.approval":
             return await approvals.wait_for_decision(self, node, rendered)
         if spec.type == "action.subflow":
@@ -756,27 +907,13 @@ class ActiveRun:
             )
         executor = load_executor(spec.executor)
         call = self.call(node, spec, rendered, attempt)
-        if is_async(executor):
-            pending = executor(call)
-            assert not isinstance(pending, NodeOutcome)
-        else:
-            loop = asyncio.get_running_loop()
-            pending = loop.run_in_executor(self.threads(), executor, call)  # type: ignore[arg-type]
+        if not is_async(executor):
+            return await run_blocking(executor, call)  # type: ignore[arg-type]
+        pending = executor(call)
+        assert not isinstance(pending, NodeOutcome)
         if node.timeout_s is None:
             return await pending
         return await asyncio.wait_for(pending, node.timeout_s)
-
-    def threads(self) -> concurrent.futures.ThreadPoolExecutor:
-        """Worker threads for blocking executors, as many as the run's concurrency allows.
-
-        asyncio's default pool has min(32, CPUs + 4) threads, which would cap a
-        fan-out of 200 HTTP calls at 6 at a time on a 2-core machine.
-        """
-        if self.pool is None:
-            self.pool = concurrent.futures.ThreadPoolExecutor(
-                max_workers=min(self.limit, MAX_THREADS), thread_name_prefix="opsflow-node"
-            )
-        return self.pool
 
     def succeed(
         self,
@@ -832,8 +969,6 @@ class ActiveRun:
         return step
 
 
-#: Most worker threads a run uses for blocking executors.
-MAX_THREADS = 256
 #: Node types the runner itself runs, also in a dry run.
 _RUNNER_TYPES = frozenset({"control.approval"})
 #: Node types that wait for people or start other runs: journal before them.

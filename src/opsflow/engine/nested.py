@@ -10,6 +10,7 @@ collects results in item order.
 from __future__ import annotations
 
 import asyncio
+import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
     from opsflow.engine.local import ActiveRun, LocalRunner
 
 MAX_DEPTH = 16
+logger = logging.getLogger(__name__)
 
 
 def render_foreach_params(params: BaseModel, context: dict[str, Any]) -> dict[str, Any]:
@@ -73,16 +75,31 @@ def _child_runner(run: ActiveRun, flow_file: str) -> LocalRunner:
             listeners=parent.listeners,
         )
         child.depth = depth  # type: ignore[attr-defined]
+        child.detached = parent.detached  # one place to wait for or stop them all
         cache[path] = child
     return cache[path]
 
 
 async def run_subflow(run: ActiveRun, node: Node, params: dict[str, Any]) -> NodeOutcome:
+    from opsflow.engine.control import RunControl
+
     child = _child_runner(run, params["flow"])
-    task = asyncio.ensure_future(child.run(inputs=params.get("inputs") or {}, parent_run=run.id))
+    inputs = params.get("inputs") or {}
     if not params.get("wait", True):
-        return NodeOutcome({"started": True})
-    result = await task
+        # Tracked by the runner, so the process waits for it or stops it (never drops it).
+        control = RunControl()
+        started = asyncio.ensure_future(
+            child.run(inputs=inputs, parent_run=run.id, control=control)
+        )
+        detached = run.runner.detached
+        detached[started] = control
+        started.add_done_callback(lambda task: _forget_detached(detached, task))
+        # The child is in the journal before the parent goes on.
+        if not await control.wait_started(started):
+            error = "it was cancelled" if started.cancelled() else started.exception()
+            raise NodeError(f"sub-flow {params['flow']} could not start: {error}")
+        return NodeOutcome({"started": True, "run_id": control.run_id})
+    result = await child.run(inputs=inputs, parent_run=run.id)
     output = {"run_id": result.run_id, "outcome": result.status, "outputs": result.outputs}
     if result.status != "succeeded":
         raise NodeError(
@@ -91,6 +108,12 @@ async def run_subflow(run: ActiveRun, node: Node, params: dict[str, Any]) -> Nod
             retryable=False,
         )
     return NodeOutcome(output)
+
+
+def _forget_detached(detached: dict[asyncio.Task[Any], Any], task: asyncio.Task[Any]) -> None:
+    detached.pop(task, None)
+    if not task.cancelled() and task.exception() is not None:
+        logger.warning("a sub-flow run started without waiting failed", exc_info=task.exception())
 
 
 async def run_foreach(run: ActiveRun, node: Node, params: dict[str, Any]) -> NodeOutcome:

@@ -4,6 +4,7 @@ everything upstream of it."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,7 +13,7 @@ from typing import Any
 from opsflow.catalog.registry import Catalog
 from opsflow.engine.control import RunControl
 from opsflow.engine.execute import default_port
-from opsflow.engine.journal import Journal
+from opsflow.engine.journal import Journal, NodeResult
 from opsflow.engine.local import (
     ActiveRun,
     Listener,
@@ -25,6 +26,10 @@ from opsflow.engine.local import (
 from opsflow.engine.plan import Step
 from opsflow.errors import OpsflowError
 from opsflow.model.flow import Flow
+
+
+class ResumeRefused(OpsflowError):
+    """A resume that names nodes it cannot apply to (nothing was written)."""
 
 
 async def resume_run(
@@ -43,15 +48,44 @@ async def resume_run(
     Finished nodes are not run again. A node that was in flight runs again if
     its type is idempotent (or it is named in `rerun`); `skip` counts it as
     done without running it; otherwise the run stays interrupted and the error
-    says how to continue.
-    """
-    from opsflow.flowfile import parse_flow
+    says how to continue. `rerun` and `skip` may name only nodes that were in
+    flight (ResumeRefused otherwise, and nothing is written).
 
+    The run is claimed first: while another live process drives it, this
+    raises RunOwnedError naming that process, and nothing is written.
+    """
     record = journal.get_run(run_id)
     if record is None:
         raise OpsflowError(f"there is no run {run_id} in {journal.path}")
     if record.state in ("succeeded", "failed", "cancelled"):
         raise OpsflowError(f"run {record.id} is over ({record.state}); there is nothing to resume")
+    run_id = record.id
+    previous = await asyncio.wrap_future(journal.submit(lambda store: store.claim(run_id)))
+    try:
+        prepared = _prepare(journal, run_id, catalog, options, listeners, set(rerun), set(skip))
+    except BaseException:
+        # Refused before anything was written: the run stays with whom it had.
+        owner = previous.id if previous is not None else None
+        journal.submit(lambda store: store.hand_back(run_id, owner))
+        raise
+    run, step, results, skip_set, rerun_set = prepared
+    return await _continue(run, record.state, step, results, rerun_set, skip_set, control)
+
+
+def _prepare(
+    journal: Journal,
+    run_id: str,
+    catalog: Catalog | None,
+    options: RunOptions | None,
+    listeners: Iterable[Listener],
+    rerun: set[str],
+    skip: set[str],
+) -> tuple[ActiveRun, Step, dict[str, NodeResult], set[str], set[str]]:
+    """Rebuild the run from the journal (read after the claim) and check rerun/skip."""
+    from opsflow.flowfile import parse_flow
+
+    record = journal.get_run(run_id)
+    assert record is not None
     flow = parse_flow(journal.flow_snapshot(record.id), f"run {record.id}", catalog)
     path = Path(record.flow_path) if record.flow_path else None
     runner = LocalRunner(
@@ -77,10 +111,31 @@ async def resume_run(
         step = run.plan.restore(finished)
     except ValueError as exc:
         raise OpsflowError(f"run {record.id} cannot be resumed: {exc}") from None
-    rerun_set, skip_set = set(rerun), set(skip)
-    for name in rerun_set | skip_set:
+    in_flight = [n for n in step.ready if n in results and results[n].state == "running"]
+    for name in sorted(rerun | skip):
         if name not in runner.nodes:
-            raise OpsflowError(f"the flow of run {record.id} has no node '{name}'")
+            raise ResumeRefused(f"the flow of run {record.id} has no node '{name}'")
+        if name not in in_flight:
+            result = results.get(name)
+            now = f"it {result.state}" if result is not None else "it has not started"
+            running = ", ".join(f"'{n}'" for n in in_flight) or "none"
+            raise ResumeRefused(
+                f"node '{name}' was not in flight when run {record.id} stopped ({now}); only "
+                f"a node that was running can be run again or skipped (in flight: {running})"
+            )
+    return run, step, results, skip, rerun
+
+
+async def _continue(
+    run: ActiveRun,
+    state: str,
+    step: Step,
+    results: dict[str, NodeResult],
+    rerun_set: set[str],
+    skip_set: set[str],
+    control: RunControl | None,
+) -> RunResult:
+    runner = run.runner
     blocked = []
     for node_id in step.ready:
         result = results.get(node_id)
@@ -94,16 +149,20 @@ async def resume_run(
         run.error = (
             f"the run stopped while {names} was running, and it is not safe to repeat "
             "blindly: it may or may not have acted. Check, then continue with "
-            f"`opsflow runs resume {record.id} --rerun {blocked[0]}` (run it again) or "
+            f"`opsflow runs resume {run.id} --rerun {blocked[0]}` (run it again) or "
             f"`--skip {blocked[0]}` (count it as done)"
         )
         run.interrupted = True
         # Said in the stream and the journal, so scripts and `runs show` see it too.
-        if record.state == "interrupted":
+        if state == "interrupted":
             run.emit("log", None, {"level": "error", "message": run.error})
+            await run.journaled()
+            journal = runner.journal
+            assert journal is not None
+            await asyncio.wrap_future(journal.submit(lambda store: store.release(run.id)))
         else:
             run.emit("run_finished", None, {"outcome": "interrupted", "error": run.error})
-        run.flush()
+            await run.journaled()
         return run.result()
     run.emit("run_resumed", None, {"how": "resume"})
     first = Step(ready=[])

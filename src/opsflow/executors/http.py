@@ -7,8 +7,11 @@ Credential values go into the request only: never into the log, the output or a 
 An api-key header is dropped on a redirect to another host, as requests does for
 Authorization.
 
+`NodeCall.stop` is checked before the request and between body chunks (`NodeStopped`).
+
 Known gap: a server that trickles a body byte by byte inside the read timeout can overrun the
-node timeout by up to one read timeout, since a blocked read cannot be interrupted.
+node timeout by up to one read timeout, since a blocked read cannot be interrupted; a stop is
+likewise noticed only once connecting, the headers or the next chunk arrive.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ import urllib3.exceptions
 from requests.auth import AuthBase, HTTPBasicAuth
 
 from opsflow.catalog.builtin.checks import check_http_url, parse_statuses
-from opsflow.engine.execute import NodeCall, NodeError, NodeOutcome
+from opsflow.engine.execute import NodeCall, NodeError, NodeOutcome, NodeStopped
 
 _CHUNK = 65536
 _USER_AGENT = "opsflow-http"
@@ -53,6 +56,8 @@ def http_request(call: NodeCall) -> NodeOutcome:
     verify = _verify(params)
     headers = {str(name): str(value) for name, value in (params.get("headers") or {}).items()}
     auth, secret_header = _auth(call, headers)
+    if call.stop.is_set():
+        raise NodeStopped(f"node '{call.node.id}': the run was stopped before {method} {shown}")
     call.log("info", f"{method} {_without_query(shown)}")
     if verify is False:
         call.log("warning", "TLS certificate checks are off (verify_tls); use `ca_bundle` instead")
@@ -73,7 +78,7 @@ def http_request(call: NodeCall) -> NodeOutcome:
                 stream=True,
                 **_body(params),
             ) as response:
-                data = _read(response, limit, deadline, method, shown)
+                data = _read(call, response, limit, deadline, method, shown)
         except NodeError:
             raise
         except (requests.RequestException, OSError, UnicodeError) as exc:
@@ -183,9 +188,15 @@ def _form_value(value: Any) -> str:
 
 
 def _read(
-    response: requests.Response, limit: int, deadline: float | None, method: str, shown: str
+    call: NodeCall,
+    response: requests.Response,
+    limit: int,
+    deadline: float | None,
+    method: str,
+    shown: str,
 ) -> bytes:
-    """The body, at most `limit` bytes; fails the node when it is larger or time runs out."""
+    """The body, at most `limit` bytes; fails the node when it is larger, time runs out or
+    the run is stopped."""
 
     def too_large() -> NodeError:
         return NodeError(
@@ -203,6 +214,11 @@ def _read(
         data += chunk
         if len(data) > limit:
             raise too_large()
+        if call.stop.is_set():
+            raise NodeStopped(
+                f"node '{call.node.id}': the run was stopped while the response to {method} "
+                f"{shown} was read; the connection was closed"
+            )
         if deadline is not None and time.monotonic() > deadline:
             raise NodeError(
                 f"{method} {shown}: the node timeout ran out while the response was read",

@@ -6,6 +6,11 @@ everything it started (SIGTERM, a short grace, then SIGKILL to the whole group).
 it leaves behind still holding its output open are killed the same way once it exits; a
 command meant to start a daemon should detach it (setsid, and redirect its output).
 
+The wait also watches `NodeCall.stop`: once the runner sets it, the process group is killed
+the same way (well within `STOP_GRACE_S`) and `NodeStopped` is raised with the output captured
+so far. A process that had already ended by itself keeps its real result (only its leftovers
+are killed), and a stop set before the start starts nothing.
+
 Known gap, `shell: true`: the line reaches this module already rendered, so it cannot tell
 which parts came from run data and cannot quote them; it runs the line as written with
 `/bin/sh -c` (cmd.exe on Windows). Quoting rendered values needs a hook in the renderer,
@@ -30,12 +35,14 @@ from collections.abc import Mapping, Sequence
 from contextlib import ExitStack, suppress
 from typing import IO, Any
 
-from opsflow.engine.execute import NodeCall, NodeError, NodeOutcome
+from opsflow.engine.execute import NodeCall, NodeError, NodeOutcome, NodeStopped
 
 #: How long a process group gets to end after SIGTERM before it is sent SIGKILL.
 TERM_GRACE_S = 2.0
 #: How long output pipes may stay open after the process exits (held by its leftovers).
 LEFTOVER_GRACE_S = 2.0
+#: How often waits look at the process, the node timeout and `NodeCall.stop`.
+_POLL_S = 0.05
 
 _SCRIPT_FILES = {"bash": "script.sh", "python": "script.py", "powershell": "script.ps1"}
 
@@ -93,6 +100,9 @@ def _run(call: NodeCall, argv: Sequence[str], what: str, env: Mapping[str, str])
     success_codes = {int(code) for code in params["success_exit_codes"]}
     stdin = params.get("stdin")
     stdin_bytes = None if stdin is None else _text(stdin).encode("utf-8")
+    node = f"node '{call.node.id}'"
+    if call.stop.is_set():
+        raise NodeStopped(f"{node}: the run was stopped before {what} started; nothing was run")
     with ExitStack() as stack:
         cwd = _working_folder(call, stack)
         started = time.monotonic()
@@ -103,16 +113,15 @@ def _run(call: NodeCall, argv: Sequence[str], what: str, env: Mapping[str, str])
             assert proc.stdin is not None
             _feed(proc.stdin, stdin_bytes)
         timeout = call.timeout_s
-        timed_out = False
-        try:
-            proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            timed_out = True
+        ended_by = _wait(proc, call)
+        if ended_by is not None:
             _kill_group(proc)
-        if not (out.finish(LEFTOVER_GRACE_S) and err.finish(LEFTOVER_GRACE_S)):
+        # Leftovers holding the output open are waited for a while, but not once the run
+        # was stopped; after a kill the pipes close at once unless something outside the
+        # group holds them, so that last wait is short.
+        if not _drained((out, err), LEFTOVER_GRACE_S, call.stop):
             _kill_group(proc)
-            out.finish(1.0)
-            err.finish(1.0)
+            _drained((out, err), 1.0, None)
         code = proc.returncode
         output: dict[str, Any] = {
             "exit_code": code,
@@ -122,7 +131,12 @@ def _run(call: NodeCall, argv: Sequence[str], what: str, env: Mapping[str, str])
             "stderr_truncated": err.truncated,
             "duration_s": round(time.monotonic() - started, 3),
         }
-    if timed_out:
+    if ended_by == "stopped":
+        raise NodeStopped(
+            f"{node}: the process group of {what} was killed because the run was stopped",
+            output=output,
+        )
+    if ended_by == "timed out":
         raise NodeError(
             f"{what} timed out after {timeout or 0:g} s; the process group was killed",
             output=output,
@@ -135,6 +149,19 @@ def _run(call: NodeCall, argv: Sequence[str], what: str, env: Mapping[str, str])
         last = _last_line(output["stderr"])
         raise NodeError(f"{message}: {last}" if last else message, output=output, retryable=True)
     return NodeOutcome(output=output)
+
+
+def _wait(proc: subprocess.Popen[bytes], call: NodeCall) -> str | None:
+    """Wait until the process exits (None), the node times out or `call.stop` is set."""
+    deadline = None if call.timeout_s is None else time.monotonic() + call.timeout_s
+    # An exit is looked for first, so a process that already ended keeps its real result.
+    while proc.poll() is None:
+        if call.stop.is_set():
+            return "stopped"
+        if deadline is not None and time.monotonic() >= deadline:
+            return "timed out"
+        call.stop.wait(_POLL_S)
+    return None
 
 
 def _start(
@@ -250,6 +277,16 @@ class _Capture:
 
     def text(self) -> str:
         return bytes(self.data).decode("utf-8", errors="replace")
+
+
+def _drained(captures: Sequence[_Capture], within_s: float, stop: threading.Event | None) -> bool:
+    """Wait for every pipe to close; False if one is still open after `within_s` or `stop`."""
+    deadline = time.monotonic() + within_s
+    for capture in captures:
+        while not capture.finish(_POLL_S):
+            if (stop is not None and stop.is_set()) or time.monotonic() >= deadline:
+                return False
+    return True
 
 
 def _feed(pipe: IO[bytes], data: bytes) -> None:

@@ -17,11 +17,18 @@ is asked to send SIGHUP to the command (an RFC 4254 "signal" request) and the co
 closed. Known gap: OpenSSH honours that request only for non-root logins (it needs privilege
 separation); without a pty nothing else signals the command, so elsewhere it runs on until it
 writes to its closed output or ends.
+
+`NodeCall.stop` is watched throughout. Set while connecting, logging in or starting the
+command, it shuts the connection down at once (paramiko's waits notice within 0.1 s); set
+while the command runs, the command is hung up as on a timeout. Either way `NodeStopped` is
+raised. A command that had already ended by itself keeps its real result. Resolving the host
+name is not interruptible.
 """
 
 from __future__ import annotations
 
 import base64
+import errno
 import hashlib
 import io
 import os
@@ -29,16 +36,23 @@ import select
 import shlex
 import socket
 import tempfile
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
 import paramiko  # type: ignore[import-untyped]
 
-from opsflow.engine.execute import NodeCall, NodeError, NodeOutcome
+from opsflow.engine.execute import NodeCall, NodeError, NodeOutcome, NodeStopped
 
 #: How long output may keep coming after the exit status arrived (leftovers holding it open).
 LEFTOVER_GRACE_S = 2.0
+#: How often waits look at the node timeout and `NodeCall.stop`.
+_POLL_S = 0.05
+#: What a non-blocking connect answers while it is still in progress.
+_IN_PROGRESS = {errno.EINPROGRESS, errno.EWOULDBLOCK, getattr(errno, "WSAEWOULDBLOCK", -1)}
 _KEY_CLASSES = (paramiko.Ed25519Key, paramiko.ECDSAKey, paramiko.RSAKey)
 #: A known_hosts key type and the host key algorithms that prove it.
 _ALGORITHMS = {"ssh-rsa": ["rsa-sha2-512", "rsa-sha2-256", "ssh-rsa"]}
@@ -54,21 +68,36 @@ def ssh_command(call: NodeCall) -> NodeOutcome:
     deadline = None if call.timeout_s is None else started + call.timeout_s
     if deadline is not None:
         connect_timeout = min(connect_timeout, max(call.timeout_s or 0.0, 0.001))
+    node = f"node '{call.node.id}'"
+    if call.stop.is_set():
+        raise NodeStopped(f"{node}: the run was stopped before connecting to {where}")
     secret = call.credential(str(params["credential"]))
-    transport = _connect(call, host, port, connect_timeout)
+    sock = _open_socket(call, host, port, connect_timeout)
+    transport: Any = None
     try:
-        _authenticate(transport, user, where, secret, connect_timeout)
-        try:
-            channel = transport.open_session(timeout=connect_timeout)
-            channel.exec_command(line)
-        except (paramiko.SSHException, OSError, EOFError) as exc:
-            raise NodeError(f"SSH to {where}: could not start the command: {exc}") from None
-        output, timed_out = _collect(channel, int(params["max_output_bytes"]), deadline)
+        with _shut_down_on_stop(call, sock, where):
+            transport = _connect(call, sock, host, port, connect_timeout)
+            _authenticate(transport, user, where, secret, connect_timeout)
+            try:
+                channel = transport.open_session(timeout=connect_timeout)
+                channel.exec_command(line)
+            except (paramiko.SSHException, OSError, EOFError) as exc:
+                raise NodeError(f"SSH to {where}: could not start the command: {exc}") from None
+        limit = int(params["max_output_bytes"])
+        output, ended_by = _collect(channel, limit, deadline, call.stop)
     finally:
-        transport.close()
+        if transport is not None:
+            transport.close()
+        sock.close()
     output["duration_s"] = round(time.monotonic() - started, 3)
     output["host"] = host
-    if timed_out:
+    if ended_by == "stopped":
+        raise NodeStopped(
+            f"{node}: the command on {where} was hung up because the run was stopped (SIGHUP "
+            "was requested for it and the connection closed)",
+            output=output,
+        )
+    if ended_by == "timed out":
         raise NodeError(
             f"the command on {where} timed out after {call.timeout_s or 0:g} s; SIGHUP "
             "was requested for it and the connection closed",
@@ -90,8 +119,78 @@ def _command_line(command: list[Any], env: dict[str, Any]) -> str:
     return exports + " ".join(shlex.quote(str(item)) for item in command)
 
 
-def _connect(call: NodeCall, host: str, port: int, timeout: float) -> Any:
-    """Connect, exchange keys and check the server's key; returns the paramiko Transport."""
+def _open_socket(call: NodeCall, host: str, port: int, timeout: float) -> socket.socket:
+    """Like `socket.create_connection`, but it gives up as soon as `call.stop` is set."""
+    where = f"{host}:{port}"
+    deadline = time.monotonic() + timeout
+    try:
+        addresses = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except OSError as exc:
+        raise NodeError(f"SSH to {where}: cannot connect: {exc.strerror or exc}") from None
+    error: OSError = OSError(f"{host} has no address")
+    for family, kind, proto, _, address in addresses:
+        sock = socket.socket(family, kind, proto)
+        try:
+            sock.setblocking(False)
+            code = sock.connect_ex(address)
+            while code in _IN_PROGRESS:
+                if call.stop.is_set():
+                    raise NodeStopped(
+                        f"node '{call.node.id}': the run was stopped while connecting to "
+                        f"{where}; the connection attempt was abandoned"
+                    )
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise NodeError(f"SSH to {where}: no connection within {timeout:g} s")
+                if select.select([], [sock], [], min(_POLL_S, left))[1]:
+                    code = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+            if code:
+                raise OSError(code, os.strerror(code))
+            sock.setblocking(True)
+            return sock
+        except OSError as exc:  # try the host's next address, as create_connection does
+            sock.close()
+            error = exc
+        except BaseException:
+            sock.close()
+            raise
+    raise NodeError(f"SSH to {where}: cannot connect: {error.strerror or error}")
+
+
+@contextmanager
+def _shut_down_on_stop(call: NodeCall, sock: socket.socket, where: str) -> Iterator[None]:
+    """Shut the connection down if `call.stop` is set while the body blocks in paramiko.
+
+    The handshake, the login and opening the session each wait up to the connect timeout;
+    a dead socket ends those waits at once, and the error it causes becomes NodeStopped.
+    """
+    done = threading.Event()
+
+    def watch() -> None:
+        while not done.wait(_POLL_S):
+            if call.stop.is_set():
+                with suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
+                return
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    try:
+        yield
+    except Exception:
+        if not call.stop.is_set():
+            raise
+        raise NodeStopped(
+            f"node '{call.node.id}': the run was stopped while connecting to {where}, logging "
+            "in or starting the command; the connection was closed"
+        ) from None
+    finally:
+        done.set()
+        watcher.join()
+
+
+def _connect(call: NodeCall, sock: socket.socket, host: str, port: int, timeout: float) -> Any:
+    """Exchange keys over `sock` and check the server's key; returns the paramiko Transport."""
     where = f"{host}:{port}"
     path = _known_hosts_path(call.params.get("known_hosts"))
     name = host if port == 22 else f"[{host}]:{port}"
@@ -105,12 +204,6 @@ def _connect(call: NodeCall, host: str, port: int, timeout: float) -> Any:
             f"cannot read the known_hosts file {path}: {exc}", retryable=False
         ) from None
     on_record = known.lookup(name)
-    try:
-        sock = socket.create_connection((host, port), timeout=timeout)
-    except TimeoutError:
-        raise NodeError(f"SSH to {where}: no connection within {timeout:g} s") from None
-    except OSError as exc:
-        raise NodeError(f"SSH to {where}: cannot connect: {exc.strerror or exc}") from None
     transport = paramiko.Transport(sock)
     transport.banner_timeout = transport.auth_timeout = timeout
     try:
@@ -191,8 +284,11 @@ def _private_key(text: str, passphrase: str | None, failed: str) -> Any:
     )
 
 
-def _collect(channel: Any, limit: int, deadline: float | None) -> tuple[dict[str, Any], bool]:
-    """Read stdout/stderr (first `limit` bytes each) until the command ends or the deadline."""
+def _collect(
+    channel: Any, limit: int, deadline: float | None, stop: threading.Event
+) -> tuple[dict[str, Any], str | None]:
+    """Read stdout/stderr (first `limit` bytes each) until the command ends, the deadline or
+    `stop`; says which of the last two hung it up ("timed out", "stopped"), None for an end."""
     out, err = bytearray(), bytearray()
     truncated = {"stdout": False, "stderr": False}
 
@@ -202,28 +298,32 @@ def _collect(channel: Any, limit: int, deadline: float | None) -> tuple[dict[str
             truncated[which] = True
         buffer += chunk[: max(room, 0)]
 
-    timed_out = False
+    ended_by: str | None = None
     exited_at: float | None = None
     while True:
+        # Both streams are read before the checks below, so endless output cannot starve them.
+        busy = channel.recv_ready() or channel.recv_stderr_ready()
         if channel.recv_ready():
             keep(out, channel.recv(65536), "stdout")
-            continue
         if channel.recv_stderr_ready():
             keep(err, channel.recv_stderr(65536), "stderr")
-            continue
-        if channel.closed or (channel.eof_received and channel.exit_status_ready()):
+        if not busy and (channel.closed or (channel.eof_received and channel.exit_status_ready())):
+            if channel.closed and stop.is_set() and not channel.exit_status_ready():
+                ended_by = "stopped"  # shut down on stop just as the command started
             break
         now = time.monotonic()
         if channel.exit_status_ready():
             exited_at = exited_at or now
-            if now - exited_at > LEFTOVER_GRACE_S:
+            # It ended by itself, so its result stands; leftovers are not waited for on stop.
+            if now - exited_at > LEFTOVER_GRACE_S or stop.is_set():
                 break
-        if deadline is not None and now >= deadline:
-            timed_out = True
+        if stop.is_set() or (deadline is not None and now >= deadline):
+            ended_by = "stopped" if stop.is_set() else "timed out"
             _hang_up(channel)
             break
-        wait = 0.5 if deadline is None else min(0.5, max(deadline - now, 0.0))
-        select.select([channel], [], [], wait)
+        if not busy:
+            wait = _POLL_S if deadline is None else min(_POLL_S, max(deadline - now, 0.0))
+            select.select([channel], [], [], wait)
     code = channel.exit_status if channel.exit_status_ready() else None
     output = {
         "exit_code": None if code == -1 else code,
@@ -232,7 +332,7 @@ def _collect(channel: Any, limit: int, deadline: float | None) -> tuple[dict[str
         "stdout_truncated": truncated["stdout"],
         "stderr_truncated": truncated["stderr"],
     }
-    return output, timed_out
+    return output, ended_by
 
 
 def _hang_up(channel: Any) -> None:

@@ -27,7 +27,9 @@ token); token -> `Authorization: Bearer`; key -> ServiceNow `x-sn-apikey`, rest 
 are scrubbed (as ***) from every answer before it reaches a message or the output. Redirects
 are not followed, so auth never goes to another host. Each request is bounded by 30 s and by
 the node timeout; bodies are capped at 10 MiB. 5xx, 429 and connection failures are
-retryable; other 4xx, a non-JSON answer and a missing id are not.
+retryable; other 4xx, a non-JSON answer and a missing id are not. `NodeCall.stop` is checked
+before each request and between body chunks (`NodeStopped`); a request already waiting for
+its answer is not interrupted.
 """
 
 from __future__ import annotations
@@ -43,7 +45,7 @@ import requests
 from requests.auth import HTTPBasicAuth
 
 from opsflow.catalog.builtin.checks import check_http_url
-from opsflow.engine.execute import NodeCall, NodeError, NodeOutcome
+from opsflow.engine.execute import NodeCall, NodeError, NodeOutcome, NodeStopped
 
 _USER_AGENT = "opsflow-ticket"
 _REQUEST_TIMEOUT_S = 30.0
@@ -140,6 +142,8 @@ class _Client:
         url = self.base + path
         shown = f"{self.system} {method} {_shown(url)}"
         timeout = _REQUEST_TIMEOUT_S
+        if self.call.stop.is_set():
+            raise NodeStopped(f"node '{self.call.node.id}': the run was stopped before {shown}")
         if self.deadline is not None:
             timeout = min(timeout, self.deadline - time.monotonic())
             if timeout <= 0:
@@ -189,6 +193,11 @@ class _Client:
             if len(data) > _MAX_RESPONSE_BYTES:
                 raise NodeError(
                     f"{shown}: response larger than {_MAX_RESPONSE_BYTES} bytes", retryable=False
+                )
+            if self.call.stop.is_set():
+                raise NodeStopped(
+                    f"node '{self.call.node.id}': the run was stopped while the answer to "
+                    f"{shown} was read; the connection was closed"
                 )
             if self.deadline is not None and time.monotonic() > self.deadline:
                 raise NodeError(

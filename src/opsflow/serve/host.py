@@ -16,8 +16,9 @@ from typing import Any, Protocol
 
 from opsflow.catalog.builtin.triggers import FileParams, PollParams, ScheduleParams
 from opsflow.engine.control import RunControl
-from opsflow.engine.journal import Journal
-from opsflow.engine.local import LocalRunner, new_run_id
+from opsflow.engine.journal import Journal, JournalBusy, RunRecord
+from opsflow.engine.local import LocalRunner, RunOptions, new_run_id
+from opsflow.engine.resume import resume_run
 from opsflow.errors import OpsflowError
 from opsflow.model.flow import Flow
 from opsflow.serve.filewatch import FileTrigger
@@ -75,6 +76,9 @@ class Runs:
         self.log = log
         #: Runs in flight and the controls that interrupt them.
         self.in_flight: dict[asyncio.Task[None], RunControl] = {}
+        #: The runners of hosted flows (their sub-flow runs started without wait are
+        #: stopped with the rest).
+        self.runners: list[LocalRunner] = []
 
     def __len__(self) -> int:
         return len(self.in_flight)
@@ -83,31 +87,57 @@ class Runs:
         """Log one line, prefixed with the local time."""
         self.log(f"{timestamp()} {message}")
 
-    async def start(self, target: RunTarget, payload: dict[str, Any]) -> str:
-        """Start a run and return its id once the journal has it (RuntimeError if it did not)."""
-        run_id = await self.fire(target, payload)
+    async def start(
+        self, target: RunTarget, payload: dict[str, Any], *, wait_s: float | None = None
+    ) -> str:
+        """Start a run and return its id once the journal has it.
+
+        JournalBusy when the journal did not take it within `wait_s` (the run is then
+        dropped unwritten, or ended as cancelled if it was being written just then);
+        RuntimeError if it did not start for another reason (logged).
+        """
+        run_id = await self.fire(target, payload, wait_s=wait_s)
         if run_id is None:
             raise RuntimeError(f"a run of {target.label} did not start")
         return run_id
 
-    async def fire(self, target: RunTarget, payload: dict[str, Any]) -> str | None:
+    async def fire(
+        self, target: RunTarget, payload: dict[str, Any], *, wait_s: float | None = None
+    ) -> str | None:
         """Start a run; its id once the journal has it, None if it could not start (logged)."""
         run_id = new_run_id()
         control = RunControl()
         task = asyncio.create_task(self._run(target, payload, run_id, control))
         self.in_flight[task] = control
         task.add_done_callback(self._forget)
-        while not control.started.is_set() and not task.done():
-            await asyncio.sleep(0)
-        return run_id if control.started.is_set() else None
+        try:
+            async with asyncio.timeout(wait_s):
+                started = await control.wait_started(task)
+        except TimeoutError:
+            task.cancel()
+            raise JournalBusy(
+                f"the run journal did not take the run within {wait_s:g} s (another process "
+                "holds its write lock)"
+            ) from None
+        return run_id if started else None
+
+    def resume(self, journal: Journal, run_id: str, options: RunOptions) -> None:
+        """Resume an interrupted run in the background (logged when it ends)."""
+        control = RunControl()
+        task = asyncio.create_task(self._resume(journal, run_id, options, control))
+        self.in_flight[task] = control
+        task.add_done_callback(self._forget)
 
     async def stop(self, grace_s: float = 10.0) -> None:
         """Interrupt the runs in flight (they can be resumed) and wait for them to end."""
         for control in list(self.in_flight.values()):
             if control.started.is_set():
                 control.interrupt()
-        if self.in_flight:
-            await asyncio.wait(list(self.in_flight), timeout=grace_s)
+        for runner in self.runners:
+            runner.stop_detached(interrupt=True)
+        waiting = [*self.in_flight, *(t for r in self.runners for t in r.detached)]
+        if waiting:
+            await asyncio.wait(waiting, timeout=grace_s)
 
     def _forget(self, task: asyncio.Task[None]) -> None:
         self.in_flight.pop(task, None)
@@ -127,6 +157,20 @@ class Runs:
         took = time.monotonic() - began
         error = f": {result.error}" if result.error and result.status != "succeeded" else ""
         self.say(f"{target.label} run {run_id} {result.status} in {took:.2f}s{error}")
+
+    async def _resume(
+        self, journal: Journal, run_id: str, options: RunOptions, control: RunControl
+    ) -> None:
+        began = time.monotonic()
+        try:
+            result = await resume_run(journal, run_id, options=options, control=control)
+        except Exception as exc:
+            logger.debug("resuming run %s failed", run_id, exc_info=True)
+            self.say(f"run {run_id} was not resumed: {exc}")
+            return
+        took = time.monotonic() - began
+        error = f": {result.error}" if result.error and result.status != "succeeded" else ""
+        self.say(f"resumed run {run_id} {result.status} in {took:.2f}s{error}")
 
 
 class TriggerHost:
@@ -166,6 +210,9 @@ class TriggerHost:
                     runner = runners[id(flow)] = LocalRunner(flow, flow_path=path, journal=journal)
                 target = Target(flow.id, node.id, runner)
                 self.triggers.append(self._build(flow, node.type, node.params, target, journal))
+        self.runs.runners = list(runners.values())
+        self.journal = journal
+        self.flow_ids = sorted({flow.id for flow, _ in flows})
         if not self.routes and not self.triggers:
             raise OpsflowError(
                 "none of the flows has a webhook, schedule, file or poll trigger; "
@@ -194,6 +241,23 @@ class TriggerHost:
 
     def say(self, message: str) -> None:
         self.runs.say(message)
+
+    def interrupted_runs(self) -> list[RunRecord]:
+        """Runs of the hosted flows left interrupted, or orphaned by a process that is gone."""
+        if self.journal is None:
+            return []
+        found = []
+        for flow_id in self.flow_ids:
+            found += self.journal.list_runs(flow_id=flow_id, state="interrupted", limit=100_000)
+        return sorted(found, key=lambda record: (record.started_at, record.id))
+
+    def resume(self, records: Sequence[RunRecord]) -> None:
+        """Resume these runs in the background, as runs in flight of this host."""
+        assert self.journal is not None
+        secrets = [route.secret.decode() for route in self.routes.values() if route.secret]
+        for record in records:
+            options = RunOptions(dry_run=record.dry_run, secrets=secrets)
+            self.runs.resume(self.journal, record.id, options)
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> None:
         """Listen for webhooks (if any), then start the other triggers on this loop."""

@@ -2,9 +2,12 @@
 
 One request per connection (`Connection: close`), headers up to 64 KiB, bodies
 only with Content-Length (no chunked encoding). Runs start on the same event
-loop as the server, through the engine and its journal; the client gets 202
-once the run is in the journal (through `opsflow.serve.host.Runs`, shared with the other
-triggers). Errors are answered as JSON {"error": sentence}, never with a traceback.
+loop as the server, through the engine and its journal, whose writes happen on
+the journal's writer thread, never on this loop; the client gets 202 once the run
+is in the journal (through `opsflow.serve.host.Runs`, shared with the other
+triggers), or 503 with Retry-After when the journal stays locked by another process
+for `ACCEPT_WAIT_S` (the run is then not started). Errors are answered as JSON
+{"error": sentence}, never with a traceback.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ import jsonschema
 
 from opsflow.catalog.builtin.triggers import WebhookParams
 from opsflow.credentials import resolve
-from opsflow.engine.journal import Journal
+from opsflow.engine.journal import Journal, JournalError
 from opsflow.engine.local import LocalRunner, RunOptions
 from opsflow.errors import OpsflowError
 from opsflow.model.flow import Flow
@@ -46,7 +49,12 @@ REASONS = {
     413: "Content Too Large",
     431: "Request Header Fields Too Large",
     500: "Internal Server Error",
+    503: "Service Unavailable",
 }
+#: How long a webhook waits for the journal to take its run before answering 503.
+ACCEPT_WAIT_S = 5.0
+#: What a 503 tells the client to wait before retrying (Alertmanager retries 5xx).
+RETRY_AFTER_S = 5
 logger = logging.getLogger(__name__)
 
 
@@ -279,7 +287,15 @@ class WebhookServer:
             "path": url.path,
             "query": query,
         }
-        run_id = await self.runs.start(route, payload)
+        try:
+            run_id = await self.runs.start(route, payload, wait_s=ACCEPT_WAIT_S)
+        except JournalError as exc:
+            self.runs.say(f"{route.label}: answered 503, the run was not started: {exc}")
+            raise HttpError(
+                503,
+                f"the run journal is busy and the run was not started ({exc}); retry later",
+                {"Retry-After": str(RETRY_AFTER_S)},
+            ) from None
         answer: dict[str, Any] = {"run": run_id} if params.respond_with_run_id else {}
         return 202, answer or {"accepted": True}, {}, 0
 

@@ -10,6 +10,7 @@ from pathlib import Path
 from PySide6.QtCore import QSettings, QTimer
 from PySide6.QtWidgets import QApplication
 
+from opsflow.engine.owners import set_role
 from opsflow.studio import files, theme
 from opsflow.studio.clipboard import release_clipboard
 from opsflow.studio.icons import app_icon
@@ -45,6 +46,7 @@ def open_studio(paths: Sequence[Path] = ()) -> MainWindow:
 
 
 def run(paths: Sequence[Path] = ()) -> int:
+    set_role("Opsflow Studio")  # how other processes name this one when it drives a run
     app = application(sys.argv[:1])
     open_studio(paths)
     return app.exec()

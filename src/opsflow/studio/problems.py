@@ -110,6 +110,8 @@ class Validator(QObject):
         self.destroyed.connect(lambda: self._pool.shutdown(wait=False, cancel_futures=True))
         document.changed.connect(self.schedule)
         document.reset.connect(self.schedule)
+        # Sub-flow paths are relative to the file, so saving elsewhere can change the problems.
+        document.path_changed.connect(self.schedule)
         self.schedule()
 
     def diagnostics(self) -> list[Diagnostic]:
@@ -138,8 +140,11 @@ class Validator(QObject):
         self._timer.stop()
         self._generation += 1
         self._in_flight = False
+        document = self._document
         self._publish(
-            validate_flow(self._document.flow(), self._document.catalog, self._known_credentials)
+            validate_flow(
+                document.flow(), document.catalog, self._known_credentials, flow_path=document.path
+            )
         )
         return list(self._diagnostics)
 
@@ -148,9 +153,10 @@ class Validator(QObject):
         generation = self._generation
         flow = self._document.flow()  # a snapshot: models are never changed in place
         catalog, known = self._document.catalog, self._known_credentials
+        path = self._document.path
 
         def check() -> None:
-            diagnostics = validate_flow(flow, catalog, known)
+            diagnostics = validate_flow(flow, catalog, known, flow_path=path)
             with contextlib.suppress(RuntimeError):  # the window closed meanwhile
                 self._checked.emit(generation, diagnostics)
 

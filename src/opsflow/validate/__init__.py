@@ -1,40 +1,75 @@
-"""Validation of a flow: a list of diagnostics, never an exception for a bad flow."""
+"""Validation of a flow: a list of diagnostics, never an exception for a bad flow.
+
+`refuse_invalid` is the one exception: the gate in front of running a flow.
+"""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Collection
+from pathlib import Path
 
 from pydantic import BaseModel
 
 from opsflow.catalog.fields import walk_strings
 from opsflow.catalog.registry import Catalog, default_catalog
 from opsflow.catalog.spec import NodeSpec
+from opsflow.errors import OpsflowError
 from opsflow.model.flow import Flow, FlowInput
 from opsflow.perf import paused_gc
 from opsflow.validate import graph as graph_checks
 from opsflow.validate import nodes as node_checks
 from opsflow.validate.diagnostics import Diagnostic, has_errors, sort_key
+from opsflow.validate.subflows import check_subflows
 
-__all__ = ["Diagnostic", "has_errors", "validate_flow"]
+__all__ = ["Diagnostic", "has_errors", "refuse_invalid", "validate_flow"]
+
+#: How many errors `refuse_invalid` spells out before counting the rest.
+REFUSAL_SHOWN = 3
 
 
 def validate_flow(
     flow: Flow,
     catalog: Catalog | None = None,
     known_credentials: Collection[str] | None = None,
+    *,
+    flow_path: Path | None = None,
 ) -> list[Diagnostic]:
     """Every problem of `flow`, errors first.
 
     `known_credentials` are the credential names available on this machine;
     when given, a credential is known if the flow declares it or it is there.
+    `flow_path` is the flow's file; when given, the sub-flow files it calls
+    are checked too (they are named relative to it).
     """
     with paused_gc():
-        return _validate(flow, catalog, known_credentials)
+        return _validate(flow, catalog, known_credentials, flow_path)
+
+
+def refuse_invalid(flow: Flow, flow_path: Path | None, catalog: Catalog | None = None) -> None:
+    """Raise `OpsflowError` with a one-line summary when `flow` has errors; warnings pass."""
+    errors = [d for d in validate_flow(flow, catalog, flow_path=flow_path) if d.severity == "error"]
+    if not errors:
+        return
+    name = str(flow_path) if flow_path is not None else f"flow '{flow.id}'"
+    count = f"{len(errors)} error{'' if len(errors) == 1 else 's'}"
+    # Messages can quote flow text; collapsing whitespace keeps the summary on one line.
+    shown = "; ".join(" ".join(d.format().split()) for d in errors[:REFUSAL_SHOWN])
+    more = f"; and {len(errors) - REFUSAL_SHOWN} more" if len(errors) > REFUSAL_SHOWN else ""
+    # An unsaved flow has no file to name: the summary names the flow instead.
+    advice = (
+        f"run `opsflow validate {name}` to see them all"
+        if flow_path is not None
+        else "validate the flow to see them all"
+    )
+    raise OpsflowError(f"{name}: the flow has {count} and cannot run: {shown}{more}; {advice}")
 
 
 def _validate(
-    flow: Flow, catalog: Catalog | None, known_credentials: Collection[str] | None
+    flow: Flow,
+    catalog: Catalog | None,
+    known_credentials: Collection[str] | None,
+    flow_path: Path | None,
 ) -> list[Diagnostic]:
     catalog = catalog or default_catalog()
     found: list[Diagnostic] = []
@@ -91,6 +126,7 @@ def _validate(
     found += node_checks.check_flow_outputs(flow, node_ids)
     found += _check_inputs(flow)
     found += _check_layout(flow, node_ids)
+    found += check_subflows(flow, flow_path, catalog)
     return sorted(found, key=sort_key)
 
 

@@ -142,7 +142,9 @@ class SubflowParams(Params):
     wait: bool = Field(
         True,
         description="Wait for the sub-flow to finish and return its outputs; when off, "
-        "start it and go on at once with its run id as the output.",
+        "start it and go on at once with its run id as the output (`run_id`). The process "
+        "running the flow still sees the sub-flow through: `opsflow run` waits for it before "
+        "it exits, `opsflow serve` keeps it running.",
     )
 
 

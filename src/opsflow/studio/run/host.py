@@ -25,7 +25,7 @@ from opsflow.catalog import Catalog
 from opsflow.engine.control import RunControl
 from opsflow.engine.events import Event
 from opsflow.engine.journal import Journal, default_journal_path
-from opsflow.engine.local import LocalRunner, Pin, RunOptions, RunResult, new_run_id
+from opsflow.engine.local import LocalRunner, Pin, RunOptions, RunResult
 from opsflow.engine.resume import replay_upstream, resume_run
 from opsflow.errors import OpsflowError
 from opsflow.model.flow import Flow
@@ -80,17 +80,15 @@ class RunHost(QObject):
     def busy(self) -> bool:
         return self.run_id is not None
 
-    def start(self, request: RunRequest) -> str:
-        """Start a run; returns its id at once (events follow)."""
-        self._refuse_if_busy()
-        run_id = new_run_id()
+    def start(self, run_id: str, request: RunRequest) -> None:
+        """Start a run under `run_id`, which the caller shows before its first event can come."""
+        self.refuse_if_busy()
         control = RunControl()
         self._begin(run_id, control, self._run(request, run_id, control))
-        return run_id
 
     def resume(self, run_id: str, rerun: tuple[str, ...] = (), skip: tuple[str, ...] = ()) -> None:
         """Continue an interrupted or waiting run from the journal."""
-        self._refuse_if_busy()
+        self.refuse_if_busy()
         control = RunControl()
 
         async def go() -> RunResult:
@@ -106,7 +104,8 @@ class RunHost(QObject):
 
         self._begin(run_id, control, go())
 
-    def _refuse_if_busy(self) -> None:
+    def refuse_if_busy(self) -> None:
+        """OpsflowError when a run is still going (one run at a time)."""
         if self.run_id is not None:
             raise OpsflowError(f"run {self.run_id} is still going; abort it or let it finish first")
 
@@ -115,8 +114,27 @@ class RunHost(QObject):
     ) -> None:
         self.run_id = run_id
         self.control = control
-        future = asyncio.run_coroutine_threadsafe(work, self._loop)
-        future.add_done_callback(lambda done: self._finished(run_id, done))
+        asyncio.run_coroutine_threadsafe(self._run_to_end(run_id, work), self._loop)
+
+    async def _run_to_end(self, run_id: str, work: Coroutine[Any, Any, RunResult]) -> None:
+        """Run `work` on the engine loop and announce its end from there.
+
+        A done-callback would run on the GUI thread, inside `start()`, when the
+        run is over before it is registered; announced from the engine thread,
+        the end always reaches the GUI through its event loop, after the events.
+        """
+        status, error = "crashed", "internal error (the engine stopped before the run ended)"
+        try:
+            result = await work
+            status, error = result.status, result.error or ""
+        except OpsflowError as exc:
+            status, error = "refused", str(exc)
+        except Exception as exc:  # a bug in the engine: say so, keep the Studio alive
+            status, error = "crashed", f"internal error ({type(exc).__name__}: {exc})"
+        finally:
+            self.run_id = None
+            self.control = None
+            self.run_ended.emit(run_id, status, error)
 
     async def _run(self, request: RunRequest, run_id: str, control: RunControl) -> RunResult:
         journal = self._open_journal()
@@ -144,19 +162,6 @@ class RunHost(QObject):
         return await runner.run(
             trigger=trigger, payload=payload, inputs=inputs, run_id=run_id, control=control
         )
-
-    def _finished(self, run_id: str, done: Any) -> None:
-        """Called on the engine thread when a run's coroutine ends."""
-        try:
-            result: RunResult = done.result()
-            status, error = result.status, result.error or ""
-        except OpsflowError as exc:
-            status, error = "refused", str(exc)
-        except Exception as exc:  # a bug in the engine: say so, keep the Studio alive
-            status, error = "crashed", f"internal error ({type(exc).__name__}: {exc})"
-        self.run_id = None
-        self.control = None
-        self.run_ended.emit(run_id, status, error)
 
     # -- controls ------------------------------------------------------------------------
 

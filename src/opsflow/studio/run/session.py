@@ -19,7 +19,7 @@ from PySide6.QtCore import QObject, QTimer, Signal
 from opsflow.engine.approvals import decide_in_journal
 from opsflow.engine.events import Event
 from opsflow.engine.journal import ApprovalRecord, Journal, RunRecord
-from opsflow.engine.local import Pin
+from opsflow.engine.local import Pin, new_run_id
 from opsflow.engine.runview import RunView
 from opsflow.errors import OpsflowError
 from opsflow.flowfile import parse_flow
@@ -68,6 +68,8 @@ class RunSession(QObject):
         self.pins: dict[str, Pin] = {}
         self.view: RunView | None = None
         self._journal: Journal | None = None
+        #: Events that came while no run was shown, kept for the view that shows them.
+        self._unshown: list[Event] = []
         self._ended: tuple[str, str, str] | None = None
         self.host.events_ready.connect(self._on_host_events_ready)
         self.host.run_ended.connect(self._on_host_run_ended)
@@ -136,17 +138,20 @@ class RunSession(QObject):
             start_at=start_at,
             reuse=reuse,
         )
-        run_id = self.host.start(request)
+        # Shown before it starts: a run can be over before `start` returns.
+        self.host.refuse_if_busy()
+        run_id = new_run_id()
         self._show(RunView(run_id, flow))
+        self.host.start(run_id, request)
         return run_id
 
     def resume(self, run_id: str) -> None:
+        self.host.refuse_if_busy()
         record = self.journal().get_run(run_id)
-        flow = self._flow_of(run_id)
-        self.host.resume(run_id)
-        self._show(RunView(run_id, flow))
-        if record is not None:
+        self._show(RunView(run_id, self._flow_of(run_id)))
+        if record is not None:  # what ran before; live events carry on from its last seq
             self._fold(self.journal().events(run_id))
+        self.host.resume(run_id)
 
     def rerun(self, run_id: str, dry_run: bool = False) -> str:
         """Run again with the same trigger, payload and inputs as an earlier run."""
@@ -245,6 +250,8 @@ class RunSession(QObject):
         self.view_replaced.emit()
         self.view_changed.emit(None)
         self.phase_changed.emit(view.phase)
+        unshown, self._unshown = self._unshown, []
+        self._fold(unshown)
 
     def _on_host_events_ready(self) -> None:
         # A bounded slice per event-loop turn keeps the window responsive when a
@@ -257,7 +264,10 @@ class RunSession(QObject):
             self.run_ended.emit(*ended)
 
     def _fold(self, events: list[Event]) -> None:
-        if self.view is None or not events:
+        if self.view is None:
+            self._unshown.extend(events)
+            return
+        if not events:
             return
         # Paused at one breakpoint and again at the next within one batch is a change too.
         phase = (self.view.phase, self.view.paused_at)
