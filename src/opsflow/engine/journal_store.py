@@ -252,9 +252,7 @@ class JournalStore:
             previous = process_from_row(row[1:-1])
             if previous is not None and not previous.gone():
                 raise RunOwnedError(run_id, previous)
-            self.db.execute(
-                "UPDATE runs SET owner = ? WHERE id = ?", (self._register(), run_id)
-            )
+            self.db.execute("UPDATE runs SET owner = ? WHERE id = ?", (self._register(), run_id))
         self._next_seq.pop(run_id, None)  # the gone owner may have written since we looked
         return previous
 
@@ -324,9 +322,7 @@ class JournalStore:
             owner = process_from_row(row[1:])
             if owner is not None:
                 raise RunOwnedError(run_id, owner)
-            raise ValueError(
-                f"this process does not own run {run_id}; claim it before appending"
-            )
+            raise ValueError(f"this process does not own run {run_id}; claim it before appending")
 
     # -- internals ---------------------------------------------------------------------
 
