@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -70,7 +71,10 @@ class Opsflow:
     """`python -m opsflow ARGS` as a real child process whose stdout lines are collected live."""
 
     def __init__(self, site: Path, *args: str | Path) -> None:
-        env = {**os.environ, "PYTHONPATH": str(site)}
+        env = {
+            **os.environ,
+            "PYTHONPATH": os.pathsep.join(filter(None, [str(site), os.environ.get("PYTHONPATH")])),
+        }
         env.pop("OPSFLOW_DEBUG", None)
         self.args = [str(arg) for arg in args]
         self.popen = subprocess.Popen(
@@ -117,6 +121,26 @@ class Opsflow:
                     )
                 self.changed.wait(min(left, 0.05))
         return True
+
+    def wait_for_text(self, pattern: str, timeout: float = 30) -> re.Match[str]:
+        """Wait until a printed line matches the regular expression; its match."""
+        deadline = time.monotonic() + timeout
+        with self.changed:
+            while True:
+                for line in self.lines:
+                    found = re.search(pattern, line)
+                    if found:
+                        return found
+                if self.popen.poll() is not None and not self.readers[0].is_alive():
+                    raise AssertionError(
+                        f"opsflow {self.args} ended without {pattern!r}: {self.said()}"
+                    )
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise AssertionError(
+                        f"opsflow {self.args} printed no {pattern!r}: {self.said()}"
+                    )
+                self.changed.wait(min(left, 0.05))
 
     def kill(self) -> bool:
         """SIGKILL the process; True if the signal is what ended it (False: it had exited)."""
