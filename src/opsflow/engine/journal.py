@@ -234,12 +234,11 @@ class Journal:
         flow_id: str | None = None,
         state: RunState | None = None,
         limit: int = 50,
-        orphaned: bool | None = None,
     ) -> list[RunRecord]:
         """Runs, newest first, optionally of one flow and/or in one state.
 
         `state` is the state people see: a run whose owner is gone counts as
-        `interrupted`, not as `running`. `orphaned=True` keeps only such runs.
+        `interrupted`, not as `running`.
         """
         where, params = [], []
         if flow_id is not None:
@@ -248,8 +247,6 @@ class Journal:
         if state is not None:
             wanted = (*ACTIVE_STATES, "interrupted") if state == "interrupted" else (state,)
             where.append(f"r.state IN {sql_set(wanted)}")
-        if orphaned:
-            where.append(f"r.state IN {sql_set(ACTIVE_STATES)}")
         clause = f"WHERE {' AND '.join(where)}" if where else ""
         sql = f"{_RUN_SELECT} {clause} ORDER BY r.started_at DESC, r.id DESC LIMIT ? OFFSET ?"
         found: list[RunRecord] = []
@@ -262,8 +259,6 @@ class Journal:
                     shown = "interrupted" if record.orphaned else record.state
                     if shown != state:
                         continue
-                if orphaned is not None and record.orphaned != orphaned:
-                    continue
                 found.append(record)
             if len(rows) < page:
                 break
@@ -327,16 +322,6 @@ class Journal:
             params = (run_id,)
         rows = self._db.execute(sql + " ORDER BY a.requested_at, a.run_id, a.node", params)
         return [approval_from_row(row) for row in rows]
-
-    def decided_waiting_nodes(self, run_id: str) -> list[str]:
-        """Nodes of the run still waiting in the journal although their approval was decided."""
-        rows = self._db.execute(
-            "SELECT a.node FROM approvals a JOIN node_results n ON n.run_id = a.run_id "
-            "AND n.node = a.node WHERE a.run_id = ? AND a.decision IS NOT NULL "
-            "AND n.state = 'waiting' ORDER BY a.node",
-            (run_id,),
-        )
-        return [row[0] for row in rows]
 
 
 def _run(row: tuple[Any, ...]) -> RunRecord:
