@@ -19,7 +19,8 @@ from opsflow.catalog.builtin.control import ApprovalParams
 from opsflow.engine.control import RunControl
 from opsflow.engine.events import Event
 from opsflow.engine.journal import Journal
-from opsflow.engine.local import LocalRunner, RunOptions, RunResult
+from opsflow.engine.local import LocalRunner
+from opsflow.engine.run_types import RunOptions, RunResult
 from opsflow.flowfile import parse_flow
 from opsflow.model.flow import Flow
 from tests.engine.nodes_for_tests import test_catalog

@@ -31,7 +31,8 @@ from opsflow.catalog.registry import default_catalog
 from opsflow.engine.control import RunControl
 from opsflow.engine.events import Event
 from opsflow.engine.journal import ApprovalRecord, Journal, NodeResult, RunRecord
-from opsflow.engine.local import LocalRunner, RunOptions, RunResult
+from opsflow.engine.local import LocalRunner
+from opsflow.engine.run_types import RunOptions, RunResult
 from opsflow.errors import OpsflowError
 from opsflow.flowfile import parse_flow, save_flow
 from opsflow.model.flow import Flow

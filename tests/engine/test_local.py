@@ -16,8 +16,9 @@ import pytest
 
 from opsflow.engine.control import RunControl
 from opsflow.engine.journal import Journal
-from opsflow.engine.local import LocalRunner, Pin, RunOptions
+from opsflow.engine.local import LocalRunner
 from opsflow.engine.resume import replay_upstream, resume_run
+from opsflow.engine.run_types import Pin, RunOptions
 from opsflow.errors import OpsflowError
 from opsflow.flowfile import parse_flow, save_flow
 from opsflow.model.flow import Flow

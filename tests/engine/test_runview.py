@@ -9,7 +9,8 @@ from pathlib import Path
 from opsflow.engine.control import RunControl
 from opsflow.engine.events import Event
 from opsflow.engine.journal import Journal
-from opsflow.engine.local import LocalRunner, Pin, RunOptions
+from opsflow.engine.local import LocalRunner
+from opsflow.engine.run_types import Pin, RunOptions
 from opsflow.engine.runview import RunView
 from opsflow.model.flow import RetryPolicy
 from tests.engine import nodes_for_tests

@@ -17,7 +17,7 @@ from typing import Any, TextIO
 
 from opsflow.engine.control import RunControl
 from opsflow.engine.events import Event
-from opsflow.engine.local import RunResult
+from opsflow.engine.run_types import RunResult
 from opsflow.errors import OpsflowError
 
 

@@ -20,8 +20,9 @@ from opsflow.cli.progress import Progress, clock_time, node_table
 from opsflow.engine.approvals import decide_in_journal
 from opsflow.engine.control import RunControl
 from opsflow.engine.journal import Journal, default_journal_path
-from opsflow.engine.local import LocalRunner, Pin, RunOptions, RunResult
+from opsflow.engine.local import LocalRunner
 from opsflow.engine.resume import replay_upstream, resume_run
+from opsflow.engine.run_types import Pin, RunOptions, RunResult
 from opsflow.errors import OpsflowError
 from opsflow.flowfile import load_flow
 from opsflow.validate import refuse_invalid

@@ -17,12 +17,10 @@ import logging
 import random
 import threading
 import time
-import uuid
 from collections import deque
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ValidationError
 
@@ -45,6 +43,17 @@ from opsflow.engine.inputs import coerce_inputs
 from opsflow.engine.journal import Journal, JournalError
 from opsflow.engine.plan import Plan, PlanGraph, Step
 from opsflow.engine.redact import Redactor
+from opsflow.engine.run_events import RunEvents
+from opsflow.engine.run_types import (
+    JournalLost,
+    Listener,
+    NodeReport,
+    Pin,
+    RunOptions,
+    RunResult,
+    RunStatus,
+    new_run_id,
+)
 from opsflow.errors import OpsflowError
 from opsflow.expr import ExpressionError, is_template
 from opsflow.expr.evaluate import render_params, render_template
@@ -54,55 +63,7 @@ from opsflow.model.flow import Flow, Node
 if TYPE_CHECKING:
     from opsflow.engine.control import RunControl
 
-RunStatus = Literal["succeeded", "failed", "cancelled", "interrupted", "waiting"]
-Listener = Callable[[Event], None]
 logger = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class Pin:
-    """Data a node returns instead of running (and, for routing nodes, the port it takes)."""
-
-    output: Any
-    port: str | None = None
-
-
-@dataclass
-class RunOptions:
-    dry_run: bool = False
-    breakpoints: frozenset[str] = frozenset()
-    pinned: Mapping[str, Pin] = field(default_factory=dict)
-    #: None: the flow's `settings.max_concurrency`.
-    max_concurrency: int | None = None
-    #: None: the flow's `settings.timeout_s`.
-    run_timeout_s: float | None = None
-    #: False: return with status "waiting" once only approvals are left (a
-    #: non-interactive `opsflow run`); the run continues with `resume_run`.
-    wait_for_approvals: bool = True
-    #: Secret values to mask in everything the run writes or shows.
-    secrets: Iterable[str] = ()
-    approval_poll_s: float = 0.25
-
-
-@dataclass
-class RunResult:
-    run_id: str
-    status: RunStatus
-    error: str | None
-    #: node id -> (state, port, attempts, duration_s) in the flow's order.
-    nodes: dict[str, NodeReport]
-    outputs: dict[str, Any]
-    #: The run failed because it took longer than its timeout.
-    timed_out: bool = False
-
-
-@dataclass
-class NodeReport:
-    state: str
-    port: str | None = None
-    attempts: int = 0
-    duration_s: float | None = None
-    error: str | None = None
 
 
 class LocalRunner:
@@ -272,19 +233,6 @@ def _end_unstarted(journal: Journal, run_id: str, done: concurrent.futures.Futur
         )
 
 
-class JournalLost(OpsflowError):
-    """The journal refused the run's events; the run stopped rather than act unrecorded."""
-
-    def __init__(self, cause: BaseException) -> None:
-        super().__init__(f"the run journal could not record the run: {cause}")
-        self.cause = cause
-
-
-def new_run_id() -> str:
-    """Time-ordered, unique, short enough to type a prefix of."""
-    return time.strftime("%Y%m%d-%H%M%S-", time.gmtime()) + uuid.uuid4().hex[:8]
-
-
 class ActiveRun:
     """The state of one run while it executes."""
 
@@ -301,13 +249,9 @@ class ActiveRun:
         self.vars: dict[str, Any] = dict(runner.flow.vars)
         self.reports: dict[str, NodeReport] = {}
         self.redactor = Redactor(self.options.secrets)
-        self.seq = 1
-        self.pending: list[Event] = []
-        #: The latest batch handed to the journal's writer; batches commit in order.
-        self.last_write: concurrent.futures.Future[None] | None = None
-        #: Why the journal could not take an event (the run then stops: nothing may act
-        #: that the journal does not know).
-        self.journal_error: BaseException | None = None
+        self.events = RunEvents(
+            run_id, runner.journal, runner.listeners, self.redactor, self.lose_journal
+        )
         self.timed_out = False
         #: Why the run is being stopped ("aborted", "timed out", "interrupted", ...).
         self.stopping: str | None = None
@@ -315,7 +259,6 @@ class ActiveRun:
         self.credentials: dict[str, dict[str, str]] = {}
         self.credentials_lock = threading.Lock()
         self.event_loop = asyncio.get_running_loop()
-        self.flush_scheduled = False
         self.started_at = time.time()
         self.error: str | None = None
         self.limit = self.options.max_concurrency or runner.flow.settings.max_concurrency
@@ -344,83 +287,22 @@ class ActiveRun:
     # -- events -----------------------------------------------------------------
 
     def emit(self, kind: EventKind, node: str | None, data: dict[str, Any]) -> Event:
-        """Redact and queue an event; `flush` journals the queue, then tells the listeners.
-
-        The runner waits for the journal (`journaled`) before anything leaves the
-        process (an executor of a node with side effects, a wait for people) and
-        otherwise flushes on the event loop's next turn, so the journal always knows
-        first, and the events of pure nodes that finish in the same turn share one
-        transaction. Listeners hear of events once they are journaled, in order.
-        """
-        event = Event(self.id, self.seq, kind, time.time(), node, self.redactor.redact(data))
-        self.seq += 1
-        self.pending.append(event)
-        if not self.flush_scheduled:
-            self.flush_scheduled = True
-            asyncio.get_running_loop().call_soon(self.flush)
-        return event
+        """Queue an event of this run (see `opsflow.engine.run_events`)."""
+        return self.events.emit(kind, node, data)
 
     def flush(self) -> None:
-        """Hand the queued events to the journal's writer (off this thread)."""
-        self.flush_scheduled = False
-        if not self.pending or self.journal_error is not None:
-            return
-        events, self.pending = self.pending, []
-        journal = self.runner.journal
-        if journal is None:
-            self.tell(events)
-            return
-        try:
-            written = journal.submit(lambda store: store.append_many(events))
-        except JournalError as exc:
-            self.lose_journal(exc)
-            return
-        self.last_write = written
-        loop = self.event_loop
-
-        def on_written(done: concurrent.futures.Future[None]) -> None:
-            with contextlib.suppress(RuntimeError):  # the loop is closed: the process ends
-                loop.call_soon_threadsafe(self.written, events, done)
-
-        written.add_done_callback(on_written)
+        self.events.flush()
 
     async def journaled(self) -> None:
-        """Flush, and wait until the journal has every event emitted so far."""
-        self.flush()
-        last = self.last_write
-        if last is not None and not last.done():
-            # Shielded: a run being stopped still needs its events written.
-            await asyncio.shield(asyncio.wrap_future(last))
-        if self.journal_error is not None:
-            raise JournalLost(self.journal_error)
-
-    def written(self, events: list[Event], done: concurrent.futures.Future[None]) -> None:
-        error = done.exception()
-        if error is not None:
-            self.lose_journal(error)
-            return
-        self.tell(events)
-
-    def tell(self, events: list[Event]) -> None:
-        """Hand journaled events to the listeners; a listener that fails is dropped, not the run."""
-        listeners = self.runner.listeners
-        for event in events:
-            for listener in list(listeners):
-                try:
-                    listener(event)
-                except Exception:
-                    logger.warning("a run listener failed and was removed", exc_info=True)
-                    with contextlib.suppress(ValueError):
-                        listeners.remove(listener)
+        """Wait until the journal has every event so far; before anything leaves the process."""
+        await self.events.journaled()
 
     def lose_journal(self, error: BaseException) -> None:
         """The journal refused an event: stop the run, since nothing may act unrecorded."""
-        if self.journal_error is None:
-            self.journal_error = error
-            self.error = f"the run journal could not record the run, so it stopped: {error}"
-            if self.driver is not None and not self.driver.done():
-                self.stopping = "journal"
-                self.driver.cancel()
+        self.error = f"the run journal could not record the run, so it stopped: {error}"
+        if self.driver is not None and not self.driver.done():
+            self.stopping = "journal"
+            self.driver.cancel()
 
     def log(self, node: str | None, level: str, message: str) -> None:
         self.emit("log", node, {"level": level, "message": message})

@@ -14,16 +14,9 @@ from opsflow.catalog.registry import Catalog
 from opsflow.engine.control import RunControl
 from opsflow.engine.execute import default_port
 from opsflow.engine.journal import Journal, NodeResult
-from opsflow.engine.local import (
-    ActiveRun,
-    Listener,
-    LocalRunner,
-    NodeReport,
-    Pin,
-    RunOptions,
-    RunResult,
-)
+from opsflow.engine.local import ActiveRun, LocalRunner
 from opsflow.engine.plan import Step
+from opsflow.engine.run_types import Listener, NodeReport, Pin, RunOptions, RunResult
 from opsflow.errors import OpsflowError
 from opsflow.model.flow import Flow
 
@@ -99,7 +92,7 @@ def _prepare(
     )
     assert record.trigger is not None
     run = ActiveRun(runner, record.id, record.trigger, record.payload, dict(record.inputs))
-    run.seq = journal.next_seq(record.id)
+    run.events.seq = journal.next_seq(record.id)
     run.replay(journal.events(record.id))
     results = journal.node_results(record.id)
     finished = {

@@ -17,8 +17,9 @@ from typing import Any, Protocol
 from opsflow.catalog.builtin.triggers import FileParams, PollParams, ScheduleParams
 from opsflow.engine.control import RunControl
 from opsflow.engine.journal import Journal, JournalBusy, RunRecord
-from opsflow.engine.local import LocalRunner, RunOptions, new_run_id
+from opsflow.engine.local import LocalRunner
 from opsflow.engine.resume import resume_run
+from opsflow.engine.run_types import RunOptions, new_run_id
 from opsflow.errors import OpsflowError
 from opsflow.model.flow import Flow
 from opsflow.serve.filewatch import FileTrigger

@@ -28,7 +28,8 @@ import jsonschema
 from opsflow.catalog.builtin.triggers import WebhookParams
 from opsflow.credentials import resolve
 from opsflow.engine.journal import Journal, JournalError
-from opsflow.engine.local import LocalRunner, RunOptions
+from opsflow.engine.local import LocalRunner
+from opsflow.engine.run_types import RunOptions
 from opsflow.errors import OpsflowError
 from opsflow.model.flow import Flow
 

@@ -25,8 +25,9 @@ from opsflow.catalog import Catalog
 from opsflow.engine.control import RunControl
 from opsflow.engine.events import Event
 from opsflow.engine.journal import Journal, default_journal_path
-from opsflow.engine.local import LocalRunner, Pin, RunOptions, RunResult
+from opsflow.engine.local import LocalRunner
 from opsflow.engine.resume import replay_upstream, resume_run
+from opsflow.engine.run_types import Pin, RunOptions, RunResult
 from opsflow.errors import OpsflowError
 from opsflow.model.flow import Flow
 

@@ -15,7 +15,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from opsflow.engine.local import Pin
+from opsflow.engine.run_types import Pin
 from opsflow.studio import theme
 
 

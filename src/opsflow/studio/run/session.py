@@ -19,7 +19,7 @@ from PySide6.QtCore import QObject, QTimer, Signal
 from opsflow.engine.approvals import decide_in_journal
 from opsflow.engine.events import Event
 from opsflow.engine.journal import ApprovalRecord, Journal, RunRecord
-from opsflow.engine.local import Pin, new_run_id
+from opsflow.engine.run_types import Pin, new_run_id
 from opsflow.engine.runview import RunView
 from opsflow.errors import OpsflowError
 from opsflow.flowfile import parse_flow
