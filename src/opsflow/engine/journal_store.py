@@ -49,6 +49,13 @@ from opsflow.engine.owners import ProcessRecord, role_of_this_process, this_proc
 FORGET_PROCESSES_AFTER_S = 7 * 24 * 3600.0
 
 
+#: A run's owner id, the owner's process row (NULLs when missing) and the run's state.
+_OWNER_OF_RUN = (
+    f"SELECT r.owner, {', '.join('p.' + c for c in PROCESS_COLUMNS.split(', '))}, r.state "
+    "FROM runs r LEFT JOIN processes p ON p.id = r.owner WHERE r.id = ?"
+)
+
+
 class RunOwnedError(JournalError):
     """Another live process drives the run; `owner` says which."""
 
@@ -236,11 +243,7 @@ class JournalStore:
         run is not in the journal.
         """
         with self.write():
-            row = self.db.execute(
-                f"SELECT r.owner, {', '.join('p.' + c for c in PROCESS_COLUMNS.split(', '))}, "
-                "r.state FROM runs r LEFT JOIN processes p ON p.id = r.owner WHERE r.id = ?",
-                (run_id,),
-            ).fetchone()
+            row = self.db.execute(_OWNER_OF_RUN, (run_id,)).fetchone()
             if row is None:
                 raise JournalError(f"there is no run {run_id} in {self.path}")
             state = row[-1]
@@ -310,16 +313,12 @@ class JournalStore:
     def _check_owned(self, runs: Mapping[str, int]) -> None:
         me = this_process().id
         for run_id in runs:
-            row = self.db.execute(
-                f"SELECT r.owner, {', '.join('p.' + c for c in PROCESS_COLUMNS.split(', '))} "
-                "FROM runs r LEFT JOIN processes p ON p.id = r.owner WHERE r.id = ?",
-                (run_id,),
-            ).fetchone()
+            row = self.db.execute(_OWNER_OF_RUN, (run_id,)).fetchone()
             if row is None:
                 raise ValueError(f"run {run_id} is not in the journal; call create_run first")
             if row[0] == me:
                 continue
-            owner = process_from_row(row[1:])
+            owner = process_from_row(row[1:-1])
             if owner is not None:
                 raise RunOwnedError(run_id, owner)
             raise ValueError(f"this process does not own run {run_id}; claim it before appending")

@@ -6,8 +6,7 @@ heartbeat) and each active run names its owner. Another process may take a run o
 only when its owner is provably gone:
 
 - same host and boot, and the pid no longer runs with the recorded start time (exact
-  on Linux, where /proc gives the start time; on other Unixes, the pid no longer
-  exists; on Windows, where no probe is safe, the heartbeat rule below applies);
+  on Linux, where /proc gives the start time; elsewhere, the pid no longer exists);
 - the host rebooted since (another boot id);
 - another host, and the heartbeat is older than `STALE_AFTER_S`;
 - the owner's row is missing (it closed its journal, or the run predates owners).
@@ -59,10 +58,7 @@ class ProcessRecord:
             return now - self.heartbeat > STALE_AFTER_S
         if self.boot is not None and me.boot is not None and self.boot != me.boot:
             return True
-        runs = _pid_runs(self.pid, self.start)
-        if runs is None:
-            return now - self.heartbeat > STALE_AFTER_S
-        return not runs
+        return not _pid_runs(self.pid, self.start)
 
 
 @dataclass(frozen=True)
@@ -120,16 +116,32 @@ def _start(pid: int) -> str | None:
     return fields[19] if len(fields) > 19 else None
 
 
-def _pid_runs(pid: int, start: str | None) -> bool | None:
-    """Whether the pid runs (with that start time where known); None: cannot tell here."""
-    if sys.platform == "win32":
-        return None  # os.kill would end the process: only the heartbeat can tell
+def _pid_runs(pid: int, start: str | None) -> bool:
+    """Whether the pid runs (with that start time where the OS tells it)."""
     if start is not None and os.path.isdir("/proc/self"):
         return _start(pid) == start
+    return process_exists(pid)
+
+
+def process_exists(pid: int) -> bool:
+    """Whether a process with this pid exists (any owner), without disturbing it."""
+    if pid == os.getpid():
+        return True
+    if sys.platform == "win32":  # os.kill(pid, 0) would terminate the process on Windows
+        import ctypes
+
+        kernel32 = ctypes.windll.kernel32  # type: ignore[attr-defined,unused-ignore]
+        handle = kernel32.OpenProcess(0x1000, False, pid)  # query limited information
+        if not handle:
+            return False
+        kernel32.CloseHandle(handle)
+        return True
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
+    except OSError:
+        return False
     return True

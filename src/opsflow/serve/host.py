@@ -19,7 +19,7 @@ from opsflow.engine.control import RunControl
 from opsflow.engine.journal import Journal, JournalBusy, RunRecord
 from opsflow.engine.local import LocalRunner
 from opsflow.engine.resume import resume_run
-from opsflow.engine.run_types import RunOptions, new_run_id
+from opsflow.engine.run_types import RunOptions, RunResult, new_run_id
 from opsflow.errors import OpsflowError
 from opsflow.model.flow import Flow
 from opsflow.serve.filewatch import FileTrigger
@@ -155,9 +155,7 @@ class Runs:
             logger.debug("run %s crashed", run_id, exc_info=True)
             self.say(f"{target.label} run {run_id} could not run: {exc}")
             return
-        took = time.monotonic() - began
-        error = f": {result.error}" if result.error and result.status != "succeeded" else ""
-        self.say(f"{target.label} run {run_id} {result.status} in {took:.2f}s{error}")
+        self._ended(f"{target.label} run {run_id}", result, began)
 
     async def _resume(
         self, journal: Journal, run_id: str, options: RunOptions, control: RunControl
@@ -169,9 +167,12 @@ class Runs:
             logger.debug("resuming run %s failed", run_id, exc_info=True)
             self.say(f"run {run_id} was not resumed: {exc}")
             return
+        self._ended(f"resumed run {run_id}", result, began)
+
+    def _ended(self, what: str, result: RunResult, began: float) -> None:
         took = time.monotonic() - began
         error = f": {result.error}" if result.error and result.status != "succeeded" else ""
-        self.say(f"resumed run {run_id} {result.status} in {took:.2f}s{error}")
+        self.say(f"{what} {result.status} in {took:.2f}s{error}")
 
 
 class TriggerHost:

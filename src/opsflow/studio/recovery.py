@@ -17,6 +17,7 @@ from pathlib import Path
 
 import platformdirs
 
+from opsflow.engine.owners import process_exists
 from opsflow.flowfile import write_atomic
 
 
@@ -93,30 +94,7 @@ def find_recoverable(folder: Path | None = None) -> list[Recoverable]:
             original = Path(info["original"]) if info.get("original") else None
         except (OSError, ValueError, KeyError, TypeError):
             continue
-        if not flow_file.is_file() or _alive(pid):
+        if not flow_file.is_file() or process_exists(pid):
             continue
         found.append(Recoverable(flow_file, info_file, original, saved_at))
     return sorted(found, key=lambda r: r.saved_at, reverse=True)
-
-
-def _alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return True
-    if os.name == "nt":  # os.kill(pid, 0) would terminate the process on Windows
-        import ctypes
-
-        kernel32 = ctypes.windll.kernel32  # type: ignore[attr-defined]
-        handle = kernel32.OpenProcess(0x1000, False, pid)  # query limited information
-        if not handle:
-            return False
-        kernel32.CloseHandle(handle)
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    except OSError:
-        return False
-    return True
