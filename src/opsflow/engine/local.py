@@ -300,7 +300,8 @@ class ActiveRun:
     def lose_journal(self, error: BaseException) -> None:
         """The journal refused an event: stop the run, since nothing may act unrecorded."""
         self.error = f"the run journal could not record the run, so it stopped: {error}"
-        if self.driver is not None and not self.driver.done():
+        # A run already stopping finds out at its next write (JournalLost) instead.
+        if self.driver is not None and not self.driver.done() and self.stopping is None:
             self.stopping = "journal"
             self.driver.cancel()
 

@@ -117,10 +117,10 @@ class HistoryPanel(QWidget):
         if record.finished_at is not None:
             duration = format_duration(record.finished_at - record.started_at)
         else:
-            duration = "…" if record.state in ("running", "waiting", "paused") else ""
+            duration = "…" if record.live_owner is not None else ""
         item = QTreeWidgetItem(
             [
-                record.state,
+                record.shown_state,
                 record.id,
                 record.trigger or "",
                 local_datetime(record.started_at),
@@ -129,10 +129,16 @@ class HistoryPanel(QWidget):
             ]
         )
         item.setData(0, RUN_ROLE, record.id)
-        item.setForeground(0, QBrush(QColor(state_color(record.state))))
-        if record.error:
+        state = "interrupted" if record.orphaned else record.state
+        item.setForeground(0, QBrush(QColor(state_color(state))))
+        tip = record.error or ""
+        if record.live_owner is not None:
+            tip = f"driven by {record.live_owner.describe()}"
+        elif record.orphaned and record.owner is not None:
+            tip = f"was driven by {record.owner.describe()}, which is gone; resume it here"
+        if tip:
             for column in range(len(COLUMNS)):
-                item.setToolTip(column, record.error)
+                item.setToolTip(column, tip)
         item.setTextAlignment(4, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         return item
 
@@ -198,7 +204,12 @@ class HistoryPanel(QWidget):
         record = self._records.get(run_id) if run_id is not None else None
         busy = self.session.busy
         self.rerun_button.setEnabled(record is not None and not busy)
-        self.resume_button.setEnabled(record is not None and not busy and record.state in RESUMABLE)
+        resumable = (
+            record is not None
+            and (record.state in RESUMABLE or record.orphaned)
+            and record.live_owner is None
+        )
+        self.resume_button.setEnabled(resumable and not busy)
 
     def _say(self, text: str, *, error: bool = False) -> None:
         color = theme.current().error if error else theme.current().node_subtext
