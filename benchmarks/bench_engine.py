@@ -349,7 +349,20 @@ async def small_flow_rows(catalog: Catalog, journal: Journal) -> list[Row]:
             await rate(functools.partial(run_checked, on)),
             "runs/s",
         ),
+        Row(
+            f"3-node flow, {AT_ONCE} runs at a time, journal on",
+            await rate(functools.partial(runs_at_once, on)) * AT_ONCE,
+            "runs/s",
+        ),
     ]
+
+
+#: How many runs one runner drives at once in the concurrent runs/s row (an alert storm).
+AT_ONCE = 50
+
+
+async def runs_at_once(runner: LocalRunner) -> None:
+    await asyncio.gather(*(run_checked(runner) for _ in range(AT_ONCE)))
 
 
 # -- (c) 200 HTTP calls ---------------------------------------------------------------------

@@ -66,7 +66,7 @@ STUDIO = """
     print("gate", gate.run_id, flush=True)
     slow, slow_done = start("studio-slow.flow.json")
     print("slow", slow.run_id, flush=True)
-    while "a1" not in window1.node_results(slow.run_id):
+    while "a1" not in window1.node_results(slow.run_id) or not (folder / "a1-started").exists():
         time.sleep(0.02)
     slow.abort()
     print("aborted", slow_done.result(60).status, flush=True)
@@ -121,7 +121,9 @@ def test_studio_cli_serve_approve_and_readers_share_one_journal(
         append("s1", ledger),
     ]
     write(tmp_path / "studio-gate.flow.json", "studio-gate", gate_nodes, ["start", "ok", "s1"])
-    slow_step = {"id": "a1", "type": "action.shell", "params": {"command": ["sleep", "120"]}}
+    started = tmp_path / "a1-started"
+    script = f"touch {started}; exec sleep 120"
+    slow_step = {"id": "a1", "type": "action.shell", "params": {"command": ["sh", "-c", script]}}
     slow_nodes = [{"id": "start", "type": "trigger.manual"}, slow_step, append("a2", ledger)]
     write(tmp_path / "studio-slow.flow.json", "studio-slow", slow_nodes, ["start", "a1", "a2"])
 

@@ -1,20 +1,24 @@
 """Running a blocking executor for the runner, and stopping it for real.
 
-Each attempt runs in its own daemon thread, so a process that must exit (Ctrl-C,
-SIGTERM, a run timeout) never waits at interpreter exit for a thread stuck in a
-network call. When the attempt's result is no longer wanted (the node's timeout, or
-the run is aborted, interrupted or timed out) the runner sets `NodeCall.stop`; the
-executors that start processes or remote commands then kill them (see
-`opsflow.engine.execute`). The runner waits at most `STOP_GRACE_S` and reports what
-really happened: the executor's own result when it completed anyway, `NodeKilled`
-when what it started was killed, or that it may still be running.
+Attempts run in daemon worker threads (reused, created as needed, ended after a
+minute idle), so a process that must exit (Ctrl-C, SIGTERM, a run timeout) never
+waits at interpreter exit for a thread stuck in a network call, as it would for
+`concurrent.futures.ThreadPoolExecutor`'s threads. When the attempt's result is no
+longer wanted (the node's timeout, or the run is aborted, interrupted or timed out)
+the runner sets `NodeCall.stop`; the executors that start processes or remote
+commands then kill them (see `opsflow.engine.execute`). The runner waits at most
+`STOP_GRACE_S` and reports what really happened: the executor's own result when it
+completed anyway, `NodeKilled` when what it started was killed, or that it may
+still be running.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import queue
 import threading
+from collections.abc import Callable
 from typing import Any
 
 from opsflow.engine.execute import STOP_GRACE_S, NodeCall, NodeOutcome, NodeStopped, SyncExecutor
@@ -53,8 +57,7 @@ async def run_blocking(executor: SyncExecutor, call: NodeCall) -> NodeOutcome:
         with contextlib.suppress(RuntimeError):  # the loop is gone: nobody waits any more
             loop.call_soon_threadsafe(settle, *result)
 
-    name = f"opsflow-node {call.node.id}"
-    threading.Thread(target=work, name=name, daemon=True).start()
+    _workers.run(work)
     try:
         if call.timeout_s is None:
             return await asyncio.shield(done)
@@ -84,6 +87,42 @@ async def _stop(call: NodeCall, done: asyncio.Future[NodeOutcome]) -> NodeOutcom
             f"it did not stop within {STOP_GRACE_S:g} s of being told to and may still be "
             "running; check what it was doing"
         ) from None
+
+
+class _DaemonWorkers:
+    """Daemon threads that take work from one queue; one more is started whenever none is idle."""
+
+    IDLE_S = 60.0
+
+    def __init__(self) -> None:
+        self._work: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._idle = 0  # threads waiting for work that no queued item has claimed
+
+    def run(self, work: Callable[[], None]) -> None:
+        with self._lock:
+            if self._idle:
+                self._idle -= 1
+            else:
+                threading.Thread(target=self._serve, name="opsflow-node", daemon=True).start()
+        self._work.put(work)
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                work = self._work.get(timeout=self.IDLE_S)
+            except queue.Empty:
+                with self._lock:
+                    if self._idle:  # nobody counts on this thread: let it go
+                        self._idle -= 1
+                        return
+                continue
+            work()
+            with self._lock:
+                self._idle += 1
+
+
+_workers = _DaemonWorkers()
 
 
 def _ignore(future: asyncio.Future[Any]) -> None:

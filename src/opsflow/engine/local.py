@@ -174,35 +174,36 @@ class LocalRunner:
         start = self.choose_trigger(trigger)
         values = coerce_inputs(self.flow.inputs, inputs or {})
         run = ActiveRun(self, run_id or new_run_id(), start, payload, values)
+        run.emit(
+            "run_started",
+            None,
+            {
+                "flow_id": self.flow.id,
+                "flow_path": str(self.flow_path) if self.flow_path else None,
+                "trigger": start,
+                "payload": payload,
+                "inputs": values,
+                "dry_run": self.options.dry_run,
+            },
+        )
         journal = self.journal
-        created: concurrent.futures.Future[None] | None = None
+        fields = {
+            "flow_id": self.flow.id,
+            "flow_path": self.flow_path,
+            "flow_json": self.flow_text(),
+            "trigger": start,
+            "payload": run.redactor.redact(payload),
+            "inputs": run.redactor.redact(values),
+            "dry_run": self.options.dry_run,
+            "parent": parent_run or self.parent_run,
+        }
+        # The run and its run_started event are written in one transaction.
+        run.events.flush(before=lambda store: store.create_run(run.id, **fields))
+        created = run.events.last_write
         try:
-            if journal is not None:
-                fields = {
-                    "flow_id": self.flow.id,
-                    "flow_path": self.flow_path,
-                    "flow_json": self.flow_text(),
-                    "trigger": start,
-                    "payload": run.redactor.redact(payload),
-                    "inputs": run.redactor.redact(values),
-                    "dry_run": self.options.dry_run,
-                    "parent": parent_run or self.parent_run,
-                }
-                created = journal.submit(lambda store: store.create_run(run.id, **fields))
+            if created is not None:
                 # Cancelling this wait (a webhook that gave up) drops the run unwritten.
-                await asyncio.wrap_future(created)
-            run.emit(
-                "run_started",
-                None,
-                {
-                    "flow_id": self.flow.id,
-                    "flow_path": str(self.flow_path) if self.flow_path else None,
-                    "trigger": start,
-                    "payload": payload,
-                    "inputs": values,
-                    "dry_run": self.options.dry_run,
-                },
-            )
+                await run.events.committed(created)
             await run.journaled()
         except asyncio.CancelledError:
             if journal is not None and created is not None:
