@@ -198,6 +198,11 @@ def test_studio_cli_serve_approve_and_readers_share_one_journal(
                     lambda run_id=run_id: journal.pending_approvals(run_id),
                     what=f"approval of {run_id}",
                 )
+        # Nobody else may drive a run the Studio or serve is waiting in.
+        for run_id, owner in ((gate_run, "Opsflow Studio"), (gate_runs[0], "opsflow serve")):
+            refused = launch("runs", "resume", run_id, "--store", db)
+            assert refused.finish() == 2
+            assert f"run {run_id} is driven by {owner} (pid " in refused.said()
         owners = {}
         for run_id in [*gate_runs, gate_run]:
             approve = launch("approve", run_id, "ok", "--approve", "--as", "alice", "--store", db)
