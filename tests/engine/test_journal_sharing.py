@@ -12,8 +12,12 @@ import stat
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
+import pytest
+
+from opsflow.engine import journal_writer
 from opsflow.engine.events import Event
 from opsflow.engine.journal import Journal, JournalBusy, RunOwnedError
 from opsflow.engine.owners import ProcessRecord, this_process
@@ -210,3 +214,28 @@ def test_a_write_waiting_for_a_lock_fails_after_its_deadline_or_is_dropped_when_
             locker.stdout.close()
         journal.append(Event("r", 1, "log", 1.0, None, {"level": "info", "message": "after"}))
         assert [(e.seq, e.kind) for e in journal.events("r")] == [(1, "log")]
+
+
+def test_the_heartbeat_is_written_also_while_writes_never_stop(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(journal_writer, "HEARTBEAT_S", 0.05)
+    path = tmp_path / "runs.sqlite"
+    with Journal(path) as journal:
+        journal.create_run(
+            "r", flow_id="f", flow_path=None, flow_json="{}", trigger="t", payload=None,
+            inputs={}, dry_run=False,
+        )  # fmt: skip
+        first = journal.get_run("r").owner.heartbeat  # type: ignore[union-attr]
+        seq = 1
+        deadline = time.monotonic() + 10
+        # Never idle: each write is queued before the previous one is committed.
+        while journal.get_run("r").owner.heartbeat == first:  # type: ignore[union-attr]
+            assert time.monotonic() < deadline, "no heartbeat while writes kept coming"
+            journal.submit(
+                lambda store, seq=seq: store.append_many(
+                    [Event("r", seq, "log", 1.0, None, {"level": "info", "message": "m"})]
+                )
+            )
+            seq += 1
+            time.sleep(0.001)

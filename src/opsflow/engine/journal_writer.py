@@ -14,6 +14,7 @@ is written, and a change that has waited longer than its deadline fails with
 
 from __future__ import annotations
 
+import atexit
 import concurrent.futures
 import os
 import queue
@@ -98,12 +99,17 @@ class JournalWriter:
             return
         self._opened.set()
         store = self._store
+        beat_due = time.monotonic() + HEARTBEAT_S
         try:
             while True:
                 try:
-                    item = self._queue.get(timeout=HEARTBEAT_S)
+                    item = self._queue.get(timeout=max(beat_due - time.monotonic(), 0.0))
                 except queue.Empty:
+                    item = None
+                if time.monotonic() >= beat_due:  # also when busy: a steady stream of writes
                     self._beat(store)
+                    beat_due = time.monotonic() + HEARTBEAT_S
+                if item is None:
                     continue
                 if item is _STOP:
                     break
@@ -192,6 +198,19 @@ class JournalWriter:
 
 _writers: dict[str, JournalWriter] = {}
 _writers_lock = threading.Lock()
+
+
+@atexit.register
+def _drain_at_exit() -> None:
+    """Write what is still queued (and say this process is gone) before the interpreter
+    ends; the writer threads are daemons and would otherwise stop mid-queue."""
+    with _writers_lock:
+        writers = list(_writers.values())
+        _writers.clear()
+    for writer in writers:
+        writer._queue.put(_STOP)
+    for writer in writers:
+        writer._thread.join(timeout=BUSY_TIMEOUT_S)
 
 
 def writer_for(path: Path, durable: bool) -> JournalWriter:
