@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sqlite3
 import stat
 import subprocess
 import sys
@@ -17,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from opsflow.engine import journal_writer
+from opsflow.engine import journal_schema, journal_writer
 from opsflow.engine.events import Event
 from opsflow.engine.journal import Journal, JournalBusy, RunOwnedError
 from opsflow.engine.owners import ProcessRecord, this_process
@@ -239,3 +240,38 @@ def test_the_heartbeat_is_written_also_while_writes_never_stop(
             )
             seq += 1
             time.sleep(0.001)
+
+
+def test_a_journal_of_schema_1_is_migrated_and_its_unowned_runs_are_shown_honestly(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "runs.sqlite"
+    db = sqlite3.connect(path, isolation_level=None)
+    db.execute("PRAGMA journal_mode = WAL")
+    db.execute("BEGIN")
+    for statement in journal_schema.MIGRATIONS[0]:
+        db.execute(statement)
+    db.execute("INSERT INTO schema_version (version) VALUES (1)")
+    db.execute("INSERT INTO flow_snapshots VALUES ('x', '{}')")
+    for run_id, state in (
+        ("was-running", "running"),
+        ("left-waiting", "waiting"),
+        ("done", "succeeded"),
+    ):
+        db.execute(
+            "INSERT INTO runs (id, flow_id, flow_sha256, state, started_at, payload, inputs, "
+            "dry_run) VALUES (?, 'f', 'x', ?, 1.0, 'null', '{}', 0)",
+            (run_id, state),
+        )
+    db.execute("COMMIT")
+    db.close()
+    with Journal(path) as journal:
+        shown = {r.id: r.shown_state for r in journal.list_runs()}
+    assert shown == {
+        "was-running": "interrupted (owner gone)",  # nobody can be driving it any more
+        "left-waiting": "waiting",  # waits for a decision and a resume, as before
+        "done": "succeeded",
+    }
+    check = sqlite3.connect(path)
+    assert check.execute("SELECT max(version) FROM schema_version").fetchone()[0] == 2
+    check.close()

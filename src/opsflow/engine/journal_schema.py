@@ -30,7 +30,7 @@ def sql_set(values: Iterable[str]) -> str:
 
 
 # Each migration takes the schema from its index to the next version.
-_MIGRATIONS: list[list[str]] = [
+MIGRATIONS: list[list[str]] = [
     [
         "CREATE TABLE schema_version (version INTEGER NOT NULL)",
         # Runs of one flow share one snapshot of its canonical text.
@@ -73,7 +73,7 @@ _MIGRATIONS: list[list[str]] = [
         "CREATE INDEX runs_by_owner ON runs (owner) WHERE owner IS NOT NULL",
     ],
 ]
-assert len(_MIGRATIONS) == SCHEMA_VERSION
+assert len(MIGRATIONS) == SCHEMA_VERSION
 
 
 class JournalError(OpsflowError):
@@ -87,7 +87,7 @@ def migrate(db: sqlite3.Connection, path: Path) -> None:
     db.execute("BEGIN IMMEDIATE")
     try:
         version = _schema_version(db, path)  # another process may have migrated meanwhile
-        for steps in _MIGRATIONS[version:]:
+        for steps in MIGRATIONS[version:]:
             for statement in steps:
                 db.execute(statement)
         db.execute("DELETE FROM schema_version")
