@@ -57,7 +57,9 @@ def test_shell_minimal_gets_safe_defaults() -> None:
 
 def test_shell_full_and_shell_line_are_valid() -> None:
     ShellParams.model_validate(SHELL_FULL)
-    ShellParams.model_validate({"command": ["df -h {{ inputs.mount }} | tail -n 1"], "shell": True})
+    ShellParams.model_validate(
+        {"command": ['df -h "$MOUNT" | tail -n 1'], "shell": True, "env": {"MOUNT": "{{ x }}"}}
+    )
     ShellParams.model_validate({"command": ["C:\\Program Files\\Tool\\tool.exe", "/q"]})
 
 
@@ -69,6 +71,12 @@ def test_shell_full_and_shell_line_are_valid() -> None:
         ({"command": [" ", "x"]}, "must name the program"),
         ({"command": ["ls -la"]}, "put each argument in its own item"),
         ({"command": ["ls", "|", "wc"], "shell": True}, "must be exactly one item"),
+        # Rendered data in a shell line would be run as code: templates are refused there.
+        (
+            {"command": ["df -h {{ inputs.mount }} | tail -n 1"], "shell": True},
+            "with shell: true the line may not contain templates",
+        ),
+        ({"command": ["echo {% if x %}y{% endif %}"], "shell": True}, "may not contain templates"),
         ({"cwd": "tmp"}, "relative path"),
         ({"env": {"BAD-NAME": "x"}}, "env.BAD-NAME.[key]: String should match"),
         ({"success_exit_codes": [0, 0]}, "exit code 0 is listed twice"),

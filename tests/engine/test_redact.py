@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -104,3 +105,49 @@ def test_no_secret_survives_in_any_mix(secrets: list[str], filler: list[str]) ->
     pieces = Redactor(secrets).redact(text).split(REDACTED)
     for secret in secrets:
         assert not any(secret in piece for piece in pieces)
+
+
+def _php_json(value: str) -> str:
+    """How PHP's json_encode writes a string: slashes escaped, non-ASCII as \\uXXXX."""
+    return json.dumps(value).replace("/", "\\/")[1:-1]
+
+
+def test_every_encoding_a_server_may_echo_is_masked() -> None:
+    secret = 'tok/en+k\u00e9 y\U0001f511"9Z!'
+    data = secret.encode("utf-8")
+    echoed = {
+        "php json": _php_json(secret),
+        "every char \\u, lower": "".join(
+            f"\\u{unit:04x}"
+            for unit in (
+                int.from_bytes(secret.encode("utf-16-be")[i : i + 2], "big")
+                for i in range(0, len(secret.encode("utf-16-be")), 2)
+            )
+        ),
+        "every char \\u, upper": "".join(
+            f"\\u{unit:04X}"
+            for unit in (
+                int.from_bytes(secret.encode("utf-16-be")[i : i + 2], "big")
+                for i in range(0, len(secret.encode("utf-16-be")), 2)
+            )
+        ),
+        "url, lower-case hex": "".join(
+            chr(b) if chr(b).isascii() and chr(b).isalnum() else f"%{b:02x}" for b in data
+        ),
+        "base64 alone": base64.b64encode(data).decode(),
+        "base64 inside a longer text, offset 1": base64.b64encode(b"{" + data + b"}").decode(),
+        "base64 inside a longer text, offset 2": base64.b64encode(b'"x' + data).decode(),
+        "url-safe base64": base64.urlsafe_b64encode(b"ab" + data + b"cd").decode(),
+        "hex": data.hex(),
+        "HEX": data.hex().upper(),
+    }
+    redactor = Redactor([secret])
+    for how, form in echoed.items():
+        shown = redactor.redact(f"answer: {form} .")
+        assert REDACTED in shown, f"{how}: {shown}"
+        assert form not in shown, how
+
+
+def test_short_encoded_forms_are_not_masked_in_ordinary_output() -> None:
+    redactor = Redactor(["abcd"])  # hex and base64 forms would be 8 / 5 characters
+    assert redactor.redact("YWJjZA 61626364") == "YWJjZA " + REDACTED

@@ -409,3 +409,22 @@ def test_through_the_engine_a_node_timeout_fails_the_run() -> None:
     assert result.status == "failed"
     assert "timed out" in (result.nodes["act"].error or "")
     assert time.monotonic() - started < 15
+
+
+@pytest.mark.parametrize("kind", ["shell", "script"])
+def test_child_processes_never_see_the_runners_credentials(
+    kind: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("OPSFLOW_CRED_DEPLOY_TOKEN", "tok-0123456789-never-shown")
+    monkeypatch.setenv("opsflow_cred_lower_password", "pw-0123456789-never-shown")
+    monkeypatch.setenv("OPSFLOW_CREDENTIALS_FILE", str(tmp_path / "credentials.json"))
+    monkeypatch.setenv("ORDINARY_SETTING", "kept")
+    if kind == "shell":
+        outcome = run_shell(command=["env"], env={"GIVEN": "by the flow"})
+    else:
+        body = "import os\nfor k, v in sorted(os.environ.items()): print(f'{k}={v}')\n"
+        outcome = run_script(language="python", body=body, env={"GIVEN": "by the flow"})
+    seen = outcome.output["stdout"]
+    assert "never-shown" not in seen and "OPSFLOW_CRED" not in seen.upper()
+    assert "OPSFLOW_CREDENTIALS_FILE" not in seen
+    assert "ORDINARY_SETTING=kept" in seen and "GIVEN=by the flow" in seen

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from opsflow.credentials.exposure import child_environment, secrets_to_mask
 from opsflow.credentials.kinds import (
     KIND_FIELDS,
     KINDS,
@@ -31,6 +32,7 @@ __all__ = [
     "CredentialNotFoundError",
     "Entry",
     "FieldSpec",
+    "child_environment",
     "credentials_file",
     "delete",
     "env_var",
@@ -40,4 +42,5 @@ __all__ = [
     "list_names",
     "resolve",
     "save",
+    "secrets_to_mask",
 ]

@@ -28,6 +28,7 @@ from opsflow.catalog.fields import walk_strings
 from opsflow.catalog.registry import Catalog, default_catalog
 from opsflow.catalog.spec import NodeSpec
 from opsflow.credentials import resolve as resolve_credential
+from opsflow.credentials import secrets_to_mask
 from opsflow.engine import approvals, nested
 from opsflow.engine.blocking import NodeKilled, run_blocking
 from opsflow.engine.events import Event, EventKind
@@ -111,6 +112,11 @@ class LocalRunner:
         #: controls; shared with the runners of sub-flows, so the process can wait for
         #: them or stop them (`wait_detached`, `stop_detached`).
         self.detached: dict[asyncio.Task[Any], RunControl] = {}
+        #: Masked in every run from its first event: the flow's declared credentials and
+        #: the process's credential variables (see `opsflow.credentials.exposure`).
+        self.known_secrets = secrets_to_mask(
+            {name: need.kind for name, need in flow.credentials.items()}
+        )
         self.graph = PlanGraph(flow, self.catalog, self.params)
         #: Nodes cheap and pure enough to run right in the scheduler (see `can_inline`).
         self.inline = {node.id: self.can_inline(node) for node in flow.nodes}
@@ -249,7 +255,7 @@ class ActiveRun:
         self.outputs: dict[str, dict[str, Any]] = {}
         self.vars: dict[str, Any] = dict(runner.flow.vars)
         self.reports: dict[str, NodeReport] = {}
-        self.redactor = Redactor(self.options.secrets)
+        self.redactor = Redactor([*self.options.secrets, *runner.known_secrets])
         self.events = RunEvents(
             run_id, runner.journal, runner.listeners, self.redactor, self.lose_journal
         )

@@ -1,26 +1,45 @@
-"""Masking secret values in everything a run writes or shows.
+r"""Masking secret values in everything a run writes or shows.
 
 A `Redactor` knows the values of the credentials a run resolved and replaces
 them, wherever they occur, in event payloads, log lines and error messages
 before these reach the journal, the terminal or the Studio. Besides the plain
-value it catches the forms a value most often takes on its way into output:
-URL-encoded (query strings, form bodies) and JSON-escaped (a secret inside a
-JSON text that was itself logged as a string).
+value it catches every form a value takes on its way into output, also mixed
+within one value: each character may appear as itself, JSON-escaped (`\"`,
+`\\`, `\/` as PHP writes slashes, `\n`, or `\uXXXX` in either case, with
+surrogate pairs beyond the BMP), or URL-encoded (`%XX` of its UTF-8 bytes in
+either case, `+` for a space); and the whole value base64-encoded (standard
+and URL-safe alphabets, at each of the three alignments it can have inside a
+longer base64 text) or hex-encoded (either case). Encoded forms shorter than
+`MIN_ENCODED_LENGTH` characters are not masked (they would match ordinary
+output).
 """
 
 from __future__ import annotations
 
-import json
+import base64
 import re
 from collections.abc import Iterable
 from typing import Any, TypeVar, cast
-from urllib.parse import quote, quote_plus
 
 REDACTED = "«redacted»"
 
 #: Values shorter than this are not masked: replacing every "a" or "42" in
 #: the output would destroy it while protecting nothing worth protecting.
 MIN_SECRET_LENGTH = 4
+#: Base64 and hex forms shorter than this are not masked.
+MIN_ENCODED_LENGTH = 8
+
+#: How JSON writers escape characters (besides `\uXXXX`, which works for every one).
+_JSON_ESCAPES = {
+    '"': '\\"',
+    "\\": "\\\\",
+    "/": "\\/",
+    "\b": "\\b",
+    "\f": "\\f",
+    "\n": "\\n",
+    "\r": "\\r",
+    "\t": "\\t",
+}
 
 T = TypeVar("T")
 
@@ -47,20 +66,11 @@ class Redactor:
         """Also mask `secret` from now on (ignored if shorter than MIN_SECRET_LENGTH or blank)."""
         if len(secret) < MIN_SECRET_LENGTH or not secret.strip():
             return
-        forms = {
-            secret,
-            quote(secret, safe=""),
-            quote(secret),
-            quote_plus(secret),
-            json.dumps(secret)[1:-1],
-            json.dumps(secret, ensure_ascii=False)[1:-1],
-        }
+        forms = {_text_pattern(secret), *map(re.escape, _encoded_forms(secret))}
         if forms <= self._forms:
             return
         self._forms |= forms
-        alternatives = "|".join(
-            re.escape(form) for form in sorted(self._forms, key=lambda f: (-len(f), f))
-        )
+        alternatives = "|".join(sorted(self._forms, key=lambda f: (-len(f), f)))
         self._search = re.compile(alternatives)
         # A zero-width lookahead finds a match at every position, overlapping ones included.
         self._overlapping = re.compile(f"(?=({alternatives}))")
@@ -113,3 +123,38 @@ class Redactor:
             position = end
         parts.append(text[position:])
         return "".join(parts)
+
+
+def _text_pattern(secret: str) -> str:
+    """A pattern for the secret with each character in any of its text encodings."""
+    return "".join(_char_pattern(char) for char in secret)
+
+
+def _char_pattern(char: str) -> str:
+    forms = [re.escape(char)]
+    if char in _JSON_ESCAPES:
+        forms.append(re.escape(_JSON_ESCAPES[char]))
+    code = ord(char)
+    if code > 0xFFFF:
+        high, low = 0xD800 + ((code - 0x10000) >> 10), 0xDC00 + ((code - 0x10000) & 0x3FF)
+        forms.append(f"(?i:\\\\u{high:04x}\\\\u{low:04x})")
+    else:
+        forms.append(f"(?i:\\\\u{code:04x})")
+    forms.append("(?i:" + "".join(f"%{byte:02x}" for byte in char.encode("utf-8")) + ")")
+    if char == " ":
+        forms.append("\\+")
+    return "(?:" + "|".join(forms) + ")"
+
+
+def _encoded_forms(secret: str) -> set[str]:
+    """The secret's base64 (each alignment, both alphabets) and hex forms, long enough to mask."""
+    data = secret.encode("utf-8")
+    forms = {data.hex(), data.hex().upper()}
+    for offset in range(3):
+        encoded = base64.b64encode(bytes(offset) + data).decode("ascii").rstrip("=")
+        # Characters that depend on bytes outside the secret differ in a longer text.
+        first = (offset * 4 + 2) // 3
+        last = ((offset + len(data)) * 4) // 3
+        for alphabet in (encoded, encoded.replace("+", "-").replace("/", "_")):
+            forms.add(alphabet[first:last])
+    return {form for form in forms if len(form) >= MIN_ENCODED_LENGTH}

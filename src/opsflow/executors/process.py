@@ -11,13 +11,13 @@ the same way (well within `STOP_GRACE_S`) and `NodeStopped` is raised with the o
 so far. A process that had already ended by itself keeps its real result (only its leftovers
 are killed), and a stop set before the start starts nothing.
 
-Known gap, `shell: true`: the line reaches this module already rendered, so it cannot tell
-which parts came from run data and cannot quote them; it runs the line as written with
-`/bin/sh -c` (cmd.exe on Windows). Quoting rendered values needs a hook in the renderer,
-which the engine owns; until then prefer argument lists, or pass run data through `env`.
+With `shell: true` the line runs with `/bin/sh -c` (cmd.exe on Windows) exactly as written:
+the node refuses templates in it (`ShellParams`), so no run data is ever parsed by a shell;
+data reaches the line through `env` ("$NAME").
 
-With `inherit_env` off the process sees only `env`: PATH is then absent unless given (the
-program itself is still looked up in /bin:/usr/bin).
+The environment is the runner's without its credentials (`OPSFLOW_CRED_*` variables and where
+the credentials file is), plus `env`. With `inherit_env` off the process sees only `env`: PATH
+is then absent unless given (the program itself is still looked up in /bin:/usr/bin).
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ from collections.abc import Mapping, Sequence
 from contextlib import ExitStack, suppress
 from typing import IO, Any
 
+from opsflow.credentials import child_environment
 from opsflow.engine.execute import NodeCall, NodeError, NodeOutcome, NodeStopped
 
 #: How long a process group gets to end after SIGTERM before it is sent SIGKILL.
@@ -223,7 +224,8 @@ def _working_folder(call: NodeCall, stack: ExitStack) -> str:
 
 
 def _environment(extra: Mapping[str, Any], *, inherit: bool) -> dict[str, str]:
-    base = dict(os.environ) if inherit else {}
+    """The runner's environment without its credentials (when inherited), plus `env`."""
+    base = child_environment() if inherit else {}
     return base | {name: _text(value) for name, value in extra.items()}
 
 

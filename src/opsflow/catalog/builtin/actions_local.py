@@ -108,8 +108,9 @@ class ShellParams(Params):
     shell: bool = Field(
         False,
         description="Run `command` as one line of the platform's shell instead, for pipes "
-        "and redirections. `command` must then be a single item; every rendered value "
-        "in it is quoted by the runner.",
+        "and redirections. `command` must then be a single item written out in full: "
+        "templates are refused there, because rendered data would be read by the shell "
+        'as code. Hand run data over in `env` and write "$NAME" in the line.',
     )
     cwd: str | None = template(
         None,
@@ -132,7 +133,14 @@ class ShellParams(Params):
         if self.shell and len(self.command) != 1:
             raise ValueError(
                 "with shell: true, `command` must be exactly one item, the shell line "
-                "(e.g. `df -h | tail -n 1`); rendered values in it are quoted by the runner"
+                "(e.g. `df -h | tail -n 1`)"
+            )
+        if self.shell and is_template(program):
+            raise ValueError(
+                "with shell: true the line may not contain templates ({{ }} or {% %}): the "
+                "shell would run rendered data as code; put the value in `env` (e.g. "
+                '`MOUNT: "{{ inputs.mount }}"`) and write "$MOUNT" in the line, or use the '
+                "argument-list form (shell: false), where each rendered item is one argument"
             )
         if (
             not self.shell
@@ -300,7 +308,8 @@ SPECS = [
         title="Run command",
         doc="Runs a program on the machine running the flow and captures its exit code, "
         "stdout and stderr. The command is an argument list, so values from the run "
-        "cannot inject shell syntax; switch on `shell` only for pipes or redirections. "
+        "cannot inject shell syntax; switch on `shell` only for pipes or redirections "
+        "(a shell line may not contain templates: hand data over in `env`). "
         "Use it to restart a service, call a CLI tool such as kubectl or az, or collect "
         "diagnostics.",
         icon="action-shell",
