@@ -7,6 +7,7 @@ import dataclasses
 import email
 import email.policy
 import json
+import re
 import socket
 import ssl
 import threading
@@ -86,6 +87,7 @@ def _free_port() -> int:
 class Recorder:
     def __init__(self) -> None:
         self.envelopes: list[tuple[str, list[str], EmailMessage]] = []
+        self.raw: list[bytes] = []
 
     async def handle_RCPT(
         self, server: SMTPServer, session: Session, envelope: Envelope, address: str, options: Any
@@ -98,6 +100,7 @@ class Recorder:
         return "250 OK"
 
     async def handle_DATA(self, server: SMTPServer, session: Session, envelope: Envelope) -> str:
+        self.raw.append(envelope.original_content or b"")
         raw = (envelope.original_content or b"").replace(b"\r\n", b"\n")
         parsed = email.message_from_bytes(raw, policy=email.policy.default)
         assert isinstance(parsed, EmailMessage)
@@ -185,6 +188,73 @@ def test_unicode_subject_and_body(smtp: Smtp) -> None:
     assert message["Subject"] == "Störung ⚠ 東京"
     assert message.get_content() == "Grüße — ✓\n"
     assert message.get_content_charset() == "utf-8"
+
+
+FROM_LINES = (
+    "Forwarded report\n"
+    "From web-01: disk full\n"
+    "From  two spaces\n"
+    ".\n"
+    "..two dots\n"
+    ".leading dot\n"
+    "From\n"
+    "\n"
+    "From the end\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("body", "body_format"),
+    [
+        (FROM_LINES, "text"),
+        (FROM_LINES + "Grüße — ✓\n", "text"),
+        ("<pre>\n" + FROM_LINES + "</pre>", "html"),
+    ],
+)
+def test_body_lines_starting_with_from_arrive_unchanged(
+    smtp: Smtp, body: str, body_format: str
+) -> None:
+    send_email(_call("action.email", smtp.params(body=body, body_format=body_format)))
+    [raw] = smtp.recorder.raw
+    # What the server stored, after SMTP's dot-stuffing was undone: no mbox quoting.
+    assert b">From" not in raw
+    assert b"\r\nFrom web-01: disk full\r\n" in raw and b"\r\nFrom the end\r\n" in raw
+    assert b"\r\n.\r\n..two dots\r\n.leading dot\r\n" in raw
+    _, _, message = smtp.recorder.envelopes[-1]
+    assert message["Subject"] == "Disk full" and message["Message-ID"]
+    if body_format == "text":
+        assert message.get_content_type() == "text/plain"
+        assert message.get_content() == body
+    else:
+        plain, html = list(message.iter_parts())
+        assert html.get_content().strip() == body
+        assert "From web-01: disk full\nFrom two spaces\n" in plain.get_content()
+
+
+def test_an_international_address_goes_out_with_smtputf8() -> None:
+    server = Smtp()  # offers SMTPUTF8
+    server.controller.start()
+    try:
+        params = server.params(to=["Jürgen <jürgen@example.com>"], body="From Köln\n")
+        outcome = send_email(_call("action.email", params))
+    finally:
+        server.controller.stop()
+    assert outcome.output["accepted"] == ["jürgen@example.com"]
+    _, recipients, message = server.recorder.envelopes[-1]
+    assert recipients == ["jürgen@example.com"] and message["To"] == "Jürgen <jürgen@example.com>"
+    assert message.get_content() == "From Köln\n"
+
+
+def test_an_international_address_needs_smtputf8() -> None:
+    server = Smtp(enable_SMTPUTF8=False)
+    server.controller.start()
+    try:
+        with pytest.raises(NodeError, match="SMTPUTF8") as caught:
+            send_email(_call("action.email", server.params(to=["jürgen@example.com"])))
+    finally:
+        server.controller.stop()
+    assert caught.value.retryable is False
+    assert not server.recorder.envelopes
 
 
 def test_some_recipients_refused(smtp: Smtp) -> None:
@@ -285,7 +355,7 @@ def test_untrusted_certificate_is_not_retryable(
     with pytest.raises(NodeError) as caught:
         send_email(_call("action.email", starttls.params(security="starttls", credential="mail")))
     assert caught.value.retryable is False
-    assert "could not be verified" in str(caught.value) and "SSL_CERT_FILE" in str(caught.value)
+    assert "could not be verified" in str(caught.value) and "set `ca_bundle`" in str(caught.value)
 
 
 def test_implicit_tls(certs: tuple[ssl.SSLContext, Path], monkeypatch: pytest.MonkeyPatch) -> None:
@@ -299,6 +369,115 @@ def test_implicit_tls(certs: tuple[ssl.SSLContext, Path], monkeypatch: pytest.Mo
         server.controller.stop()
     assert outcome.output["accepted"] == ["ana@example.com"]
     assert server.recorder.envelopes[-1][2]["Subject"] == "Disk full"
+
+
+@pytest.fixture
+def untrusting(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """The process trusts no CA at all, so only `ca_bundle` can vouch for the test CA."""
+    empty = tmp_path / "empty.pem"
+    empty.write_text("")
+    monkeypatch.setenv("SSL_CERT_FILE", str(empty))
+    monkeypatch.setenv("SSL_CERT_DIR", str(tmp_path / "none"))
+
+
+@pytest.fixture
+def private_starttls(certs: tuple[ssl.SSLContext, Path], untrusting: None) -> Iterator[Smtp]:
+    server = Smtp(
+        tls_context=certs[0], require_starttls=True, authenticator=_authenticator,
+        auth_require_tls=True,
+    )  # fmt: skip
+    server.controller.start()
+    yield server
+    server.controller.stop()
+
+
+def test_starttls_needs_ca_bundle_for_a_private_ca(private_starttls: Smtp) -> None:
+    params = private_starttls.params(security="starttls", credential="mail")
+    with pytest.raises(NodeError) as caught:
+        send_email(_call("action.email", params))
+    assert caught.value.retryable is False
+    assert str(caught.value).startswith(
+        f"the TLS certificate of 127.0.0.1:{private_starttls.port} could not be verified ("
+    )
+    assert str(caught.value).endswith(
+        "); if an internal CA signed it, set `ca_bundle` to that CA's PEM file"
+    )
+    assert not private_starttls.recorder.envelopes
+
+
+def test_starttls_trusts_the_ca_bundle(
+    private_starttls: Smtp, certs: tuple[ssl.SSLContext, Path]
+) -> None:
+    params = private_starttls.params(
+        security="starttls", credential="mail", ca_bundle=str(certs[1])
+    )
+    outcome = send_email(_call("action.email", params))
+    assert outcome.output["accepted"] == ["ana@example.com"]
+    assert private_starttls.recorder.envelopes[-1][2]["Subject"] == "Disk full"
+
+
+def test_implicit_tls_trusts_the_ca_bundle(
+    certs: tuple[ssl.SSLContext, Path], untrusting: None
+) -> None:
+    server = Smtp(ssl_context=certs[0])
+    server.controller.start()
+    try:
+        with pytest.raises(NodeError, match=r"could not be verified .*set `ca_bundle`"):
+            send_email(_call("action.email", server.params(security="tls")))
+        params = server.params(security="tls", ca_bundle=str(certs[1]))
+        outcome = send_email(_call("action.email", params))
+    finally:
+        server.controller.stop()
+    assert outcome.output["accepted"] == ["ana@example.com"]
+
+
+def test_a_ca_bundle_that_does_not_sign_the_server_names_the_bundle(
+    private_starttls: Smtp, tmp_path: Path
+) -> None:
+    other = server_certificate(tmp_path)[1]
+    params = private_starttls.params(security="starttls", ca_bundle=str(other))
+    with pytest.raises(NodeError) as caught:
+        send_email(_call("action.email", params))
+    assert caught.value.retryable is False
+    assert "could not be verified" in str(caught.value)
+    assert f"check that `ca_bundle` '{other}' holds the CA that signed it" in str(caught.value)
+
+
+def test_a_missing_or_unreadable_ca_bundle_sends_nothing(smtp: Smtp, tmp_path: Path) -> None:
+    missing = tmp_path / "missing.pem"
+    with pytest.raises(NodeError) as caught:
+        send_email(_call("action.email", smtp.params(security="starttls", ca_bundle=str(missing))))
+    assert caught.value.retryable is False
+    assert str(caught.value) == (
+        f"`ca_bundle` '{missing}' is not a file; give the absolute path of a PEM file "
+        "of CA certificates"
+    )
+    junk = tmp_path / "junk.pem"
+    junk.write_text("not a certificate\n")
+    with pytest.raises(NodeError) as caught:
+        send_email(_call("action.email", smtp.params(security="starttls", ca_bundle=str(junk))))
+    assert caught.value.retryable is False
+    assert f"`ca_bundle` '{junk}' holds no usable PEM CA certificates" in str(caught.value)
+    assert not smtp.recorder.envelopes
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"ca_bundle": "certs/ca.pem"}, "`ca_bundle` is 'certs/ca.pem', a relative path"),
+        ({"security": "none", "ca_bundle": "/etc/ca.pem"}, "`ca_bundle` is set but security"),
+    ],
+)
+def test_ca_bundle_rules(changes: dict[str, Any], message: str) -> None:
+    with pytest.raises(ValueError, match=re.escape(message)):
+        EmailParams.model_validate(_email_params(25, **{"security": "starttls", **changes}))
+
+
+def test_ca_bundle_is_a_documented_path() -> None:
+    schema = EmailParams.model_json_schema()["properties"]["ca_bundle"]
+    assert schema["x-opsflow"] == "path" and schema["default"] is None
+    assert "PEM file of CA certificates" in schema["description"]
+    assert EmailParams.model_validate(_email_params(25)).ca_bundle is None
 
 
 def test_html_to_text_drops_scripts_and_decodes_entities() -> None:

@@ -179,6 +179,12 @@ def route(
     if (method, path) == ("POST", "/api/tickets"):
         assert body == {"title": "Disk full", "tags": ["ops"]}, "rest body"
         return 201, {"data": {"id": 7, "links": {"web/ui": server.url("/t/7")}}}
+    if (method, path) == ("PATCH", "/api/tickets/7"):
+        assert body == {"status": "closed"}, "rest update body"
+        return 204, None
+    if (method, path) == ("PUT", "/api/tickets/7"):
+        assert body == {"status": "closed"}, "rest update body"
+        return 200, {"updated": True}
     if path.startswith("/status/"):
         status = int(path.rsplit("/", 1)[1])
         return status, {"error": {"message": f"failed for admin:{PASSWORD}"}}
@@ -457,6 +463,26 @@ def test_rest_missing_pointer_names_it_and_the_top_level_keys(server: Server) ->
         "rest: id_field '/ticket/id' points at nothing in the response; "
         "its top-level keys are: data"
     )
+
+
+@pytest.mark.parametrize(("method", "response"), [("PATCH", None), ("PUT", {"updated": True})])
+def test_rest_update_without_an_id_in_the_answer_takes_ticket_id(
+    server: Server, method: str, response: Any
+) -> None:
+    out = run(
+        server,
+        system="rest",
+        operation="update",
+        credential="apikey",
+        method=method,
+        path="/api/tickets/7",
+        body={"status": "closed"},
+        ticket_id="7",
+    ).output
+    assert out == {"id": "7", "url": None, "system": "rest", "response": response}
+    assert [(r["method"], r["path"], r["auth"]) for r in server.requests] == [
+        (method, "/api/tickets/7", "api-key")
+    ]
 
 
 # --- failures -------------------------------------------------------------------------------

@@ -1,10 +1,11 @@
 """Executors of `action.email` (SMTP with smtplib) and `action.chat` (incoming webhooks).
 
 E-mail: the message is built with `EmailMessage` (UTF-8, a Date and a Message-ID); HTML goes
-out as an alternative part after a plain-text part made by stripping the tags. starttls
-refuses to send anything when the server does not offer STARTTLS, and none never logs in.
-Certificates are checked against the system CAs (OpenSSL's `SSL_CERT_FILE`/`SSL_CERT_DIR`
-name others, since EmailParams has no CA option).
+out as an alternative part after a plain-text part made by stripping the tags. It is written
+out without mbox quoting, so body lines starting with "From " arrive unchanged (the SMTP
+layer dot-stuffs lines starting with "."). starttls refuses to send anything when the server
+does not offer STARTTLS, and none never logs in. Certificates are checked against the system
+CAs, or only against the PEM file in `ca_bundle` when that is set.
 
 Chat: one JSON POST to the webhook URL held in a token credential. Slack and Mattermost get
 their incoming-webhook payloads; Teams gets an Adaptive Card message, the format that both
@@ -16,6 +17,9 @@ Known gap: smtplib's timeout bounds each network wait, not the whole exchange.
 
 from __future__ import annotations
 
+import email.policy
+import io
+import os
 import re
 import smtplib
 import socket
@@ -23,6 +27,7 @@ import ssl
 import time
 from collections.abc import Callable
 from contextlib import suppress
+from email.generator import BytesGenerator
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid, parseaddr
 from html.parser import HTMLParser
@@ -68,8 +73,9 @@ def deliver_email(
             "security none would send the password unencrypted; choose starttls or tls",
             retryable=False,
         )
+    bundle = str(params.get("ca_bundle") or "") or None
+    context = None if security == "none" else _tls_context(bundle)
     log("info", f"sending e-mail to {len(recipients)} recipient(s) via {where} ({security})")
-    context = ssl.create_default_context()
     smtp: smtplib.SMTP | None = None
     try:
         if security == "tls":
@@ -89,7 +95,7 @@ def deliver_email(
             smtp.ehlo()
         if login is not None:
             _log_in(smtp, login, where)
-        refused_raw = smtp.send_message(message, from_addr=sender, to_addrs=recipients)
+        refused_raw = _send(smtp, message, sender, recipients)
     except NodeError:
         raise
     except smtplib.SMTPRecipientsRefused as exc:
@@ -100,7 +106,7 @@ def deliver_email(
             retryable=all(400 <= item["code"] < 500 for item in refused.values()),
         ) from None
     except (smtplib.SMTPException, OSError) as exc:
-        raise _smtp_error(exc, where, timeout) from None
+        raise _smtp_error(exc, where, timeout, bundle) from None
     finally:
         if smtp is not None:
             with suppress(smtplib.SMTPException, OSError):
@@ -112,6 +118,53 @@ def deliver_email(
     if refused:
         log("warning", f"refused: {_describe(refused)}")
     return {"message_id": message["Message-ID"], "accepted": accepted, "refused": refused}
+
+
+def _tls_context(bundle: str | None) -> ssl.SSLContext:
+    """A client context trusting the system CAs, or only the CAs in the `bundle` PEM file."""
+    if bundle is None:
+        return ssl.create_default_context()
+    if not os.path.isfile(bundle):
+        raise NodeError(
+            f"`ca_bundle` '{bundle}' is not a file; give the absolute path of a PEM file "
+            "of CA certificates",
+            retryable=False,
+        )
+    try:
+        return ssl.create_default_context(cafile=bundle)
+    except ssl.SSLError as exc:
+        raise NodeError(
+            f"`ca_bundle` '{bundle}' holds no usable PEM CA certificates ({exc.reason or exc})",
+            retryable=False,
+        ) from None
+    except (OSError, ValueError) as exc:
+        raise NodeError(
+            f"`ca_bundle` '{bundle}' could not be read: {exc}", retryable=False
+        ) from None
+
+
+def _send(
+    smtp: smtplib.SMTP, message: EmailMessage, sender: str, recipients: list[str]
+) -> dict[str, tuple[int, bytes]]:
+    """`SMTP.send_message` without its mbox quoting of body lines that start with "From ".
+
+    send_message writes such lines as ">From ", which belongs in mbox files, not on the
+    wire; sendmail still dot-stuffs lines that start with ".", as SMTP requires.
+    """
+    international = not all(address.isascii() for address in (sender, *recipients))
+    options: list[str] = []
+    if international:
+        if not smtp.has_extn("smtputf8"):
+            raise NodeError(
+                "an address is not ASCII, which needs the SMTPUTF8 extension that the server "
+                "does not offer; nothing was sent",
+                retryable=False,
+            )
+        options = ["SMTPUTF8", "BODY=8BITMIME"]
+    data = io.BytesIO()
+    policy = email.policy.SMTPUTF8 if international else email.policy.SMTP
+    BytesGenerator(data, mangle_from_=False, policy=policy).flatten(message)
+    return smtp.sendmail(sender, recipients, data.getvalue(), mail_options=options)
 
 
 def _message(params: dict[str, Any]) -> EmailMessage:
@@ -227,11 +280,18 @@ def _log_in(smtp: smtplib.SMTP, login: tuple[str, str], where: str) -> None:
         ) from None
 
 
-def _smtp_error(exc: BaseException, where: str, timeout: float) -> NodeError:
+def _smtp_error(
+    exc: BaseException, where: str, timeout: float, bundle: str | None = None
+) -> NodeError:
     if isinstance(exc, ssl.SSLCertVerificationError):
+        hint = (
+            f"check that `ca_bundle` '{bundle}' holds the CA that signed it"
+            if bundle
+            else "if an internal CA signed it, set `ca_bundle` to that CA's PEM file"
+        )
         return NodeError(
-            f"the TLS certificate of {where} could not be verified ({exc.verify_message}); if "
-            "an internal CA signed it, add that CA to the system store or set SSL_CERT_FILE",
+            f"the TLS certificate of {where} could not be verified "
+            f"({exc.verify_message or 'not trusted'}); {hint}",
             retryable=False,
         )
     if isinstance(exc, ssl.SSLError):

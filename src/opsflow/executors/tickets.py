@@ -18,12 +18,18 @@ Jira, through REST API v2 (v2 takes plain-text descriptions and comments; v3 wan
   comment_id on comment, transition on transition).
 
 rest: `method` <base_url><path> with the JSON `body` (none when null); `id_field` and
-`url_field` are RFC 6901 JSON Pointers into the JSON response. Output: {"id", "url" (null
-without `url_field`), "system": "rest", "response"}.
+`url_field` are RFC 6901 JSON Pointers into the JSON response. Any 2xx is success, also one
+with an empty body (e.g. Redmine's 204 No Content for update and notes). create needs the id
+in the answer; update and comment take it from `ticket_id` when the answer has none.
+`url_template` builds the link instead: {id} is replaced by the URL-quoted id, and a
+template starting with / is appended to the base URL; it is checked before the request, so
+a bad one never fails a change that was made. Output: {"id", "url" (null without
+`url_field` or `url_template`), "system": "rest", "response" (null when empty)}.
 
 Auth follows the credential's fields: username/password -> HTTP basic (Jira: e-mail and API
-token); token -> `Authorization: Bearer`; key -> ServiceNow `x-sn-apikey`, rest `X-API-Key`
-(refused for Jira, which has no API-key header). Credential values go into requests only and
+token); token -> `Authorization: Bearer`; key -> ServiceNow `x-sn-apikey`, rest the header in
+`api_key_header` (X-API-Key unless set; Redmine: X-Redmine-API-Key) (refused for Jira, which
+has no API-key header). Credential values go into requests only and
 are scrubbed (as ***) from every answer before it reaches a message or the output. Redirects
 are not followed, so auth never goes to another host. Each request is bounded by 30 s and by
 the node timeout; bodies are capped at 10 MiB. 5xx, 429 and connection failures are
@@ -111,7 +117,11 @@ class _Client:
                     "basic credential (e-mail and API token) or a token (sent as bearer)",
                     retryable=False,
                 )
-            header = "x-sn-apikey" if self.system == "servicenow" else "X-API-Key"
+            header = (
+                "x-sn-apikey"
+                if self.system == "servicenow"
+                else str(self.call.params.get("api_key_header") or "X-API-Key")
+            )
             self.session.headers[header] = fields["key"]
         else:
             raise NodeError(
@@ -344,11 +354,53 @@ def _rest(client: _Client, params: dict[str, Any]) -> dict[str, Any]:
         check_http_url(client.base + path, "base_url + path")
     except ValueError as exc:
         raise NodeError(str(exc), retryable=False) from None
+    link = params.get("url_template")
+    if link:
+        _link(client.base, str(link), "1")  # a bad template fails before anything changes
     answer = client.request(str(params["method"]), path, body=params.get("body"))
-    ticket_id = _scalar(answer, str(params["id_field"]), "id_field")
+    ticket_id = _rest_id(answer, params)
     url_field = params.get("url_field")
-    url = None if not url_field else _scalar(answer, str(url_field), "url_field")
+    if url_field:
+        url: str | None = _scalar(answer, str(url_field), "url_field")
+    else:
+        url = _link(client.base, str(link), ticket_id) if link else None
     return {"id": ticket_id, "url": url, "system": "rest", "response": answer}
+
+
+def _rest_id(answer: Any, params: dict[str, Any]) -> str:
+    """The id at `id_field`; for update and comment `ticket_id` when the answer has none."""
+    pointer = str(params["id_field"])
+    operation = str(params["operation"])
+    if operation != "create":
+        found, value = _resolve(answer, pointer)
+        if found and value is not None and not isinstance(value, dict | list):
+            return value if isinstance(value, str) else json.dumps(value)
+        known = "" if params.get("ticket_id") is None else str(params["ticket_id"]).strip()
+        if known:
+            return known
+        if answer is None:
+            raise NodeError(
+                f"rest: the {operation} succeeded, but the response was empty, so it holds no "
+                f"id at id_field '{pointer}'; set `ticket_id` to the ticket you changed",
+                retryable=False,
+            )
+    return _scalar(answer, pointer, "id_field")
+
+
+def _link(base: str, pattern: str, ticket_id: str) -> str:
+    """`url_template` with {id} replaced; one starting with / is appended to the base URL."""
+    if "{id}" not in pattern:
+        raise NodeError(
+            f"rest: `url_template` '{pattern}' has no {{id}} once rendered", retryable=False
+        )
+    url = pattern.replace("{id}", quote(ticket_id, safe=""))
+    if url.startswith("/"):
+        url = base + url
+    try:
+        check_http_url(url, "url_template")
+    except ValueError as exc:
+        raise NodeError(f"rest: {exc}", retryable=False) from None
+    return url
 
 
 def _scalar(document: Any, pointer: str, name: str) -> str:
@@ -398,7 +450,7 @@ def _json(data: bytes) -> Any:
 
 
 def _detail(parsed: Any, data: bytes) -> str:
-    """The error message in a ServiceNow or Jira error body, else the start of the body."""
+    """The error message in a ServiceNow, Jira or Redmine error body, else its start."""
     parts: list[str] = []
     if isinstance(parsed, dict):
         error = parsed.get("error")
@@ -412,6 +464,8 @@ def _detail(parsed: Any, data: bytes) -> str:
         errors = parsed.get("errors")
         if isinstance(errors, dict):
             parts += [f"{k}: {v}" for k, v in errors.items()]
+        elif isinstance(errors, list):  # Redmine: {"errors": ["Subject cannot be blank"]}
+            parts += [str(e) for e in errors]
     text = "; ".join(parts) if parts else data.decode("utf-8", errors="replace").strip()
     text = " ".join(text.split())
     return text[:300] + ("..." if len(text) > 300 else "")

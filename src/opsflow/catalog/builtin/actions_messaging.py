@@ -7,15 +7,16 @@ from typing import Annotated, Literal, Self
 
 from pydantic import Field, JsonValue, model_validator
 
-from opsflow.catalog.builtin.actions_local import check_only_for
+from opsflow.catalog.builtin.actions_local import check_literal_path, check_only_for
 from opsflow.catalog.builtin.actions_remote import (
     IDEMPOTENT_METHODS,
     SAFE_METHODS,
+    HeaderName,
     HttpMethod,
     check_literal_host,
 )
 from opsflow.catalog.builtin.checks import check_http_url
-from opsflow.catalog.fields import Params, credential, template
+from opsflow.catalog.fields import Params, credential, kind_field, template
 from opsflow.catalog.spec import ACTION_PORTS, NodeSpec
 from opsflow.expr import is_template
 
@@ -44,6 +45,13 @@ class EmailParams(Params):
         "starttls",
         description="starttls upgrades a plain connection, tls encrypts from the start, "
         "none sends in clear (an internal relay only).",
+    )
+    ca_bundle: str | None = kind_field(
+        "path",
+        None,
+        description="Absolute path of a PEM file of CA certificates to trust instead of the "
+        "system's, for starttls and tls (e.g. the internal CA that signed the server's "
+        "certificate).",
     )
     credential: str | None = credential(
         kinds=("smtp", "basic"),
@@ -78,6 +86,12 @@ class EmailParams(Params):
                 "security none would send the credential's password unencrypted; "
                 "choose starttls or tls, or remove `credential`"
             )
+        if self.security == "none" and self.ca_bundle is not None:
+            raise ValueError(
+                "`ca_bundle` is set but security is none, so no certificate is checked and it "
+                "would be ignored; choose starttls or tls, or remove `ca_bundle`"
+            )
+        check_literal_path(self.ca_bundle, "ca_bundle")
         return self
 
 
@@ -153,6 +167,8 @@ _TICKET_FIELD_SYSTEMS: dict[str, tuple[str, ...]] = {
     "body": ("rest",),
     "id_field": ("rest",),
     "url_field": ("rest",),
+    "url_template": ("rest",),
+    "api_key_header": ("rest",),
 }
 _TICKET_FIELD_OPERATIONS: dict[str, tuple[str, ...]] = {
     "ticket_id": ("update", "comment", "transition"),
@@ -182,12 +198,15 @@ class TicketParams(Params):
         ...,
         kinds=("basic", "token", "api-key"),
         description="Name of the credential for the API: basic (user and password or API "
-        "token), token (sent as bearer) or api-key.",
+        "token), token (sent as bearer) or api-key (ServiceNow's x-sn-apikey header; rest: "
+        "`api_key_header`).",
     )
     ticket_id: str | None = template(
         None,
         description="update, comment and transition: the ticket, e.g. INC0012345 or a "
-        "sys_id (ServiceNow), OPS-42 (Jira), or the id your REST API uses.",
+        "sys_id (ServiceNow), OPS-42 (Jira), or the id your REST API uses. rest: the "
+        "output's id when the answer holds none (e.g. 204 No Content); put it in `path` "
+        "yourself.",
     )
     fields: dict[str, JsonValue] = template(
         default_factory=dict,
@@ -220,10 +239,22 @@ class TicketParams(Params):
     )
     body: JsonValue = template(None, description="rest: the JSON body; strings are templates.")
     id_field: JsonPointer = Field(
-        "/id", description="rest: JSON pointer to the ticket id in the response, e.g. /data/id."
+        "/id",
+        description="rest: JSON pointer to the ticket id in the response, e.g. /data/id "
+        "(Redmine: /issue/id). Needed for create; update and comment fall back to "
+        "`ticket_id` when the answer has no id there or is empty (e.g. 204 No Content).",
     )
     url_field: JsonPointer | None = Field(
         None, description="rest: JSON pointer to the ticket's web link in the response."
+    )
+    url_template: str | None = template(
+        None,
+        description="rest: the ticket's web link, with {id} where the ticket id goes, e.g. "
+        "https://redmine.example.com/issues/{id}; one starting with / is appended to "
+        "`base_url`. For APIs whose answer holds no link (else use `url_field`).",
+    )
+    api_key_header: HeaderName = Field(
+        "X-API-Key", description="rest, api-key: the header that carries the key."
     )
 
     @model_validator(mode="after")
@@ -239,6 +270,10 @@ class TicketParams(Params):
             self._check_named_system()
         check_only_for(self, "system", _TICKET_FIELD_SYSTEMS)
         check_only_for(self, "operation", _TICKET_FIELD_OPERATIONS)
+        if self.url_template is not None:
+            if self.url_field is not None:
+                raise ValueError("give `url_field` or `url_template`, not both")
+            check_url_template(self.url_template)
         return self
 
     def _check_named_system(self) -> None:
@@ -257,6 +292,24 @@ class TicketParams(Params):
             and "project" not in self.fields
         ):
             raise ValueError("Jira create needs `jira_project` (or `project` in `fields`)")
+
+
+def check_url_template(value: str) -> None:
+    """A ticket link pattern: {id} somewhere, and an http(s) URL or a path from `base_url`."""
+    if "{id}" not in value:
+        raise ValueError(
+            f"`url_template` must contain {{id}}, where the ticket id goes (it is '{value}'), "
+            "e.g. https://redmine.example.com/issues/{id}"
+        )
+    if is_template(value) or value.startswith("/"):
+        return
+    try:
+        check_http_url(value.replace("{id}", "1"), "url_template")
+    except ValueError:
+        raise ValueError(
+            f"`url_template` must be an http(s) URL or a path starting with / (it is "
+            f"'{value}'), e.g. https://redmine.example.com/issues/{{id}} or /issues/{{id}}"
+        ) from None
 
 
 def _ticket_changes_things(params: TicketParams) -> bool:
@@ -305,7 +358,11 @@ SPECS = [
         doc="Creates, updates, comments on or transitions a ticket in ServiceNow, Jira or "
         "any REST ticketing API, and returns the ticket's id and link. Use it to open an "
         "incident when a check fails, record what a flow did, or close the ticket once "
-        "the fix is verified.",
+        "the fix is verified. With system rest you describe each call (`method`, `path`, "
+        "`body`): e.g. for Redmine, create is POST /issues.json with id_field /issue/id "
+        "and url_template /issues/{id}, update and comment are PUT /issues/<id>.json "
+        "(notes for a comment) with `ticket_id` set, since Redmine answers them with an "
+        "empty 204, and the api-key goes in api_key_header X-Redmine-API-Key.",
         icon="action-ticket",
         params=TicketParams,
         executor="opsflow.executors.tickets:ticket",
