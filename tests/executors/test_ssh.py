@@ -7,6 +7,7 @@ import dataclasses
 import getpass
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -50,6 +51,7 @@ class Server:
     folder: Path
     user_key: str
     host_line: str  # "[127.0.0.1]:port ssh-ed25519 AAAA..." for a known_hosts file
+    rsa_line: str = ""  # the same for the server's second host key, an RSA one
 
     def known_hosts(self, name: str = "known_hosts") -> Path:
         path = self.folder / name
@@ -57,9 +59,10 @@ class Server:
         return path
 
 
-def _keygen(path: Path) -> None:
+def _keygen(path: Path, kind: str = "ed25519") -> None:
+    size = ["-b", "2048"] if kind == "rsa" else []
     subprocess.run(
-        ["ssh-keygen", "-q", "-N", "", "-t", "ed25519", "-f", str(path)],
+        ["ssh-keygen", "-q", "-N", "", "-t", kind, *size, "-f", str(path)],
         check=True,
         capture_output=True,
     )
@@ -78,12 +81,14 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         pytest.fail(f"{SSHD} is missing: install openssh-server (CI does) to run the SSH tests")
     folder = tmp_path_factory.mktemp("sshd")
     _keygen(folder / "host_key")
+    _keygen(folder / "rsa_host_key", "rsa")
     _keygen(folder / "user_key")
     (folder / "authorized_keys").write_text((folder / "user_key.pub").read_text())
     port = _free_port()
     config = folder / "sshd_config"
     config.write_text(
         f"Port {port}\nListenAddress 127.0.0.1\nHostKey {folder / 'host_key'}\n"
+        f"HostKey {folder / 'rsa_host_key'}\n"
         f"AuthorizedKeysFile {folder / 'authorized_keys'}\nPidFile {folder / 'sshd.pid'}\n"
         "StrictModes no\nUsePAM no\nPasswordAuthentication no\nPubkeyAuthentication yes\n"
         f"PermitRootLogin prohibit-password\nAllowUsers {USER}\n"
@@ -106,11 +111,13 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
                     pytest.fail(f"sshd did not start on port {port}: {log}")
                 time.sleep(0.05)
         host_key = (folder / "host_key.pub").read_text().split()
+        rsa_key = (folder / "rsa_host_key.pub").read_text().split()
         yield Server(
             port=port,
             folder=folder,
             user_key=(folder / "user_key").read_text(),
             host_line=f"[127.0.0.1]:{port} {host_key[0]} {host_key[1]}",
+            rsa_line=f"[127.0.0.1]:{port} {rsa_key[0]} {rsa_key[1]}",
         )
     finally:
         proc.kill()
@@ -143,7 +150,8 @@ def _params(server: Server, command: list[str], **extra: Any) -> dict[str, Any]:
     }
     if "known_hosts" not in extra:
         params["known_hosts"] = str(server.known_hosts())
-    return params | extra
+    # None leaves a parameter out (`user=None`: a node without a user)
+    return {name: value for name, value in (params | extra).items() if value is not None}
 
 
 def run(
@@ -153,9 +161,13 @@ def run(
     timeout_s: float | None = None,
     key: str | None = None,
     logs: list[tuple[str, str]] | None = None,
+    username: str = USER,
     **extra: Any,
 ) -> NodeOutcome:
-    return ssh_command(_call(server, command, timeout_s=timeout_s, key=key, logs=logs, **extra))
+    call = _call(
+        server, command, timeout_s=timeout_s, key=key, logs=logs, username=username, **extra
+    )
+    return ssh_command(call)
 
 
 def _call(
@@ -165,6 +177,7 @@ def _call(
     timeout_s: float | None = None,
     key: str | None = None,
     logs: list[tuple[str, str]] | None = None,
+    username: str = USER,
     **extra: Any,
 ) -> NodeCall:
     params = _params(server, command, **extra)
@@ -174,7 +187,7 @@ def _call(
 
     def credential(name: str) -> dict[str, str]:
         assert name == "lab-ssh"
-        return {"username": USER, "private_key": key or server.user_key}
+        return {"username": username, "private_key": key or server.user_key}
 
     return NodeCall(
         run_id="r1",
@@ -407,3 +420,294 @@ def test_through_the_engine_with_an_environment_credential(
     body = server.user_key.splitlines()[1]
     assert body not in repr(events)
     assert body not in json.dumps([dataclasses.asdict(e) for e in events], default=str)
+
+
+# --- known_hosts as OpenSSH reads it --------------------------------------------------------
+
+
+def _public(path: Path) -> str:
+    """`TYPE BASE64` of a public key file."""
+    return " ".join((path.with_suffix(".pub")).read_text().split()[:2])
+
+
+def _key(server: Server, name: str, kind: str = "ed25519") -> str:
+    """`TYPE BASE64` of a throwaway key made once per server."""
+    path = server.folder / f"{name}_{kind}"
+    if not path.exists():
+        _keygen(path, kind)
+    return _public(path)
+
+
+def _openssh_accepts(server: Server, path: Path) -> bool | None:
+    """Whether OpenSSH's own client logs in with this known_hosts file (None: no client)."""
+    client = shutil.which("ssh")
+    if client is None:
+        return None
+    done = subprocess.run(
+        [
+            client,
+            "-F",
+            os.devnull,
+            "-i",
+            str(server.folder / "user_key"),
+            "-o",
+            "IdentitiesOnly=yes",
+            "-o",
+            f"UserKnownHostsFile={path}",
+            "-o",
+            f"GlobalKnownHostsFile={os.devnull}",
+            "-o",
+            "StrictHostKeyChecking=yes",
+            "-o",
+            "UpdateHostKeys=no",
+            "-o",
+            "BatchMode=yes",
+            "-p",
+            str(server.port),
+            f"{USER}@127.0.0.1",
+            "true",
+        ],
+        capture_output=True,
+        timeout=30,
+    )
+    return done.returncode == 0
+
+
+def _agrees_with_openssh(server: Server, path: Path, accepted: bool) -> None:
+    openssh = _openssh_accepts(server, path)
+    assert openssh is None or openssh == accepted, f"OpenSSH disagrees on {path.read_text()}"
+
+
+def test_cert_authority_revoked_comments_and_junk_do_not_break_the_file(server: Server) -> None:
+    name = f"[127.0.0.1]:{server.port}"
+    path = server.folder / "busy_known_hosts"
+    path.write_text(
+        "# written by hand\n"
+        "\n"
+        f"   @cert-authority *.example.com,{name} {_key(server, 'ca')}\n"
+        f"@revoked * {_key(server, 'old')} retired in 2023\n"
+        f"@revoked\t* {_key(server, 'older', 'rsa')}\n"
+        "@no-such-marker * ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIA==\n"
+        "a line that is not an entry\n"
+        f"{name} ssh-ed25519 not+base64!\n"
+        f"{name} ssh-ed25519\n"
+        "|1|broken|hash ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIA==\n"
+        f"other.example {_key(server, 'other')}\r\n"
+        f"{server.host_line} root@server\n"
+    )
+    assert run(server, ["echo", "fine"], known_hosts=str(path)).output["stdout"] == "fine\n"
+    _agrees_with_openssh(server, path, accepted=True)
+
+
+def test_malformed_entries_are_skipped_so_the_host_is_unknown(server: Server) -> None:
+    name = f"[127.0.0.1]:{server.port}"
+    ed25519 = _public(server.folder / "host_key").split()[1]
+    path = server.folder / "malformed_known_hosts"
+    path.write_text(
+        f"{name} ssh-ed25519 AAAA-broken\n"
+        f"{name} ssh-rsa {ed25519}\n"  # the blob says ed25519: OpenSSH rejects the line
+        f"{name} ssh-ed25519 {ed25519[:-8]}\n"  # cut short
+        f"{name}\n"
+        "@cert-authority\n"
+        f"@revoked {name}\n"
+    )
+    with pytest.raises(NodeError, match=r"host key of 127\.0\.0\.1:\d+ is not known") as info:
+        run(server, ["true"], known_hosts=str(path))
+    assert not info.value.retryable
+    _agrees_with_openssh(server, path, accepted=False)
+
+
+def test_a_revoked_host_key_is_refused(server: Server) -> None:
+    path = server.folder / "revoked_known_hosts"
+    revoked = f"@revoked * {_public(server.folder / 'host_key')}\n"
+    path.write_text(revoked + server.host_line + "\n")
+    with pytest.raises(NodeError) as info:
+        run(server, ["true"], known_hosts=str(path))
+    message = str(info.value)
+    assert message.startswith("node 'act': ")
+    assert f"host key of 127.0.0.1:{server.port}" in message
+    assert f"is revoked in {path}" in message
+    assert not info.value.retryable
+    _agrees_with_openssh(server, path, accepted=False)
+
+
+def test_a_revoked_host_key_is_not_trusted_on_first_use(server: Server) -> None:
+    path = server.folder / "revoked_tofu_known_hosts"
+    path.write_text(f"@revoked other.example {_public(server.folder / 'host_key')}\n")
+    before = path.read_text()
+    with pytest.raises(NodeError, match="is revoked in"):
+        run(server, ["true"], known_hosts=str(path), trust_on_first_use=True)
+    assert path.read_text() == before
+
+
+def _scanned(server: Server) -> dict[str, str]:
+    """The server's keys as `ssh-keyscan -H` writes them (hashed names), by key type."""
+    done = subprocess.run(
+        ["ssh-keyscan", "-H", "-p", str(server.port), "-t", "rsa,ed25519", "127.0.0.1"],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    lines = [line for line in done.stdout.splitlines() if line.startswith("|1|")]
+    return {line.split()[1]: line for line in lines}
+
+
+@pytest.mark.parametrize("order", ["rsa first", "ed25519 first"])
+def test_a_changed_key_is_refused_whatever_the_entry_order(server: Server, order: str) -> None:
+    scanned = _scanned(server)
+    assert set(scanned) == {"ssh-rsa", "ssh-ed25519"}
+    good = _public(server.folder / "host_key").split()[1]
+    changed = scanned["ssh-ed25519"].replace(good, _key(server, "impostor").split()[1])
+    lines = [scanned["ssh-rsa"], changed]
+    if order == "ed25519 first":
+        lines.reverse()
+    path = server.folder / f"changed_{order.replace(' ', '_')}_known_hosts"
+    path.write_text("\n".join(lines) + "\n")
+    before = path.read_text()
+    with pytest.raises(NodeError) as info:
+        run(server, ["true"], known_hosts=str(path), trust_on_first_use=True)
+    message = str(info.value)
+    assert message.startswith("node 'act': the host key of 127.0.0.1:")
+    assert "changed" in message and "possible man-in-the-middle" in message
+    assert f"ssh-keygen -R '[127.0.0.1]:{server.port}' -f {path}" in message
+    assert not info.value.retryable
+    assert path.read_text() == before
+    _agrees_with_openssh(server, path, accepted=False)
+
+
+def test_the_keyscan_file_unchanged_is_accepted_in_either_order(server: Server) -> None:
+    scanned = _scanned(server)
+    for lines in ([scanned["ssh-rsa"], scanned["ssh-ed25519"]], [scanned["ssh-ed25519"]]):
+        path = server.folder / "scanned_known_hosts"
+        path.write_text("\n".join(lines) + "\n")
+        assert run(server, ["true"], known_hosts=str(path)).output["exit_code"] == 0
+    only_rsa = server.folder / "rsa_known_hosts"
+    only_rsa.write_text(server.rsa_line + "\n")
+    assert run(server, ["true"], known_hosts=str(only_rsa)).output["exit_code"] == 0
+    _agrees_with_openssh(server, only_rsa, accepted=True)
+
+
+@pytest.mark.parametrize(
+    ("patterns", "known"),
+    [
+        ("*", True),
+        ("[127.0.0.?]:{port}", True),
+        ("[127.0.0.*]:{port}", True),
+        ("[127.*]:*", True),
+        ("other.example,[127.0.0.1]:{port}", True),
+        ("[127.0.0.1]:{port},!other.example", True),
+        ("!{name},!127.0.0.1,*", False),
+        ("*,!{name},!127.0.0.1", False),
+        ("*,![127.0.0.*]:*,!127.0.0.?", False),
+        ("*,!127.0.0.1", True),  # the negation is for port 22 only
+        ("!{name},*", True),  # `*` still matches the bare host, which OpenSSH tries too
+        ("!other.example", False),
+        ("127.0.0.1", True),  # no entry with the port: OpenSSH tries the bare host
+        ("127.0.0.1:{port}", False),
+        ("LOCALHOST,127.0.0.1", True),
+        ("[127.0.0.1]:{port}0", False),
+        ("[127.0.0.1]:1{port}", False),
+        ("[127.0.0.1]:?", False),
+        ("[127.0.0.1]", False),
+        ("hashed:{name}", True),
+        ("hashed:127.0.0.1", True),
+        ("hashed:127.0.0.2", False),
+        ("hashed:[127.0.0.2]:{port}", False),
+    ],
+)
+def test_host_patterns_match_as_in_openssh(server: Server, patterns: str, known: bool) -> None:
+    name = f"[127.0.0.1]:{server.port}"
+    patterns = patterns.replace("{port}", str(server.port)).replace("{name}", name)
+    key = _public(server.folder / "host_key")
+    path = server.folder / "pattern_known_hosts"
+    if patterns.startswith("hashed:"):
+        path.write_text(f"{patterns.removeprefix('hashed:')} {key}\n")
+        subprocess.run(["ssh-keygen", "-H", "-f", str(path)], check=True, capture_output=True)
+        Path(f"{path}.old").unlink()
+        assert path.read_text().startswith("|1|")
+    else:
+        path.write_text(f"{patterns} {key}\n")
+    if known:
+        assert run(server, ["true"], known_hosts=str(path)).output["exit_code"] == 0
+    else:
+        with pytest.raises(NodeError, match="is not known"):
+            run(server, ["true"], known_hosts=str(path))
+    _agrees_with_openssh(server, path, accepted=known)
+
+
+# --- the login user -----------------------------------------------------------------------
+
+
+def test_the_node_user_wins_over_the_credential_username(server: Server) -> None:
+    outcome = run(server, ["id", "-un"], username="not-this-one")
+    assert outcome.output["stdout"] == f"{USER}\n"
+
+
+def test_without_a_node_user_the_credential_username_logs_in(server: Server) -> None:
+    assert SshParams.model_validate(_params(server, ["true"], user=None)).user is None
+    outcome = run(server, ["id", "-un"], user=None)
+    assert outcome.output["stdout"] == f"{USER}\n"
+
+
+def test_without_a_node_user_the_credential_username_is_the_one_tried(server: Server) -> None:
+    with pytest.raises(NodeError) as info:
+        run(server, ["true"], user=None, username="nobody-here")
+    assert f"login as 'nobody-here' on 127.0.0.1:{server.port} failed" in str(info.value)
+
+
+@pytest.mark.parametrize("username", ["", "  "])
+def test_no_user_anywhere_is_a_clear_error(server: Server, username: str) -> None:
+    with pytest.raises(NodeError) as info:
+        run(server, ["true"], user=None, username=username)
+    message = str(info.value)
+    assert message.startswith(f"node 'act': no user to log in to 127.0.0.1:{server.port} as")
+    assert "`user`" in message and "credential 'lab-ssh'" in message and "username" in message
+    assert not info.value.retryable
+
+
+def test_the_user_rule_is_documented() -> None:
+    spec = CATALOG.get("action.ssh")
+    assert spec is not None
+    description = SshParams.model_fields["user"].description or ""
+    for text in (description, spec.doc):
+        assert "credential's `username`" in text, text
+
+
+def test_through_the_engine_without_a_node_user(
+    server: Server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OPSFLOW_CRED_LAB_SSH_USERNAME", USER)
+    monkeypatch.setenv("OPSFLOW_CRED_LAB_SSH_PRIVATE_KEY", server.user_key)
+    flow = _flow(_params(server, ["id", "-un"], user=None))
+    events: list[Any] = []
+    runner = LocalRunner(flow, catalog=CATALOG, listeners=[events.append])
+    result = asyncio.run(runner.run())
+    assert result.status == "succeeded", result.error
+    done = [e for e in events if e.kind == "node_succeeded" and e.node == "act"]
+    assert done[0].data["output"]["stdout"] == f"{USER}\n"
+
+
+def test_a_user_rendered_empty_is_an_error_not_a_fallback(server: Server) -> None:
+    call = _call(server, ["true"], user="{{ inputs.user }}")
+    call.params = call.params | {"user": ""}
+    with pytest.raises(NodeError, match=r"node 'act': its `user` is empty once rendered"):
+        ssh_command(call)
+
+
+def test_a_host_vouched_for_only_by_a_ca_is_unknown_and_says_why(server: Server) -> None:
+    path = server.folder / "ca_known_hosts"
+    path.write_text(f"@cert-authority [127.0.0.1]:* {_key(server, 'ca')}\n")
+    with pytest.raises(NodeError, match="host certificates are not supported"):
+        run(server, ["true"], known_hosts=str(path))
+
+
+def test_an_unreadable_known_hosts_file_is_a_clear_error(server: Server) -> None:
+    path = server.folder / "a_folder"
+    path.mkdir(exist_ok=True)
+    with pytest.raises(NodeError) as info:
+        run(server, ["true"], known_hosts=str(path))
+    message = str(info.value)
+    assert message.startswith(f"node 'act': cannot read the known_hosts file {path}")
+    assert "point `known_hosts` at another file" in message
+    assert not info.value.retryable

@@ -205,7 +205,13 @@ class SshParams(Params):
         min_length=1, description="Host name or IP address of the server, without user or port."
     )
     port: int = Field(22, ge=1, le=65535, description="The SSH port.")
-    user: str = template(min_length=1, description="The user to log in as.")
+    user: str | None = template(
+        None,
+        min_length=1,
+        description="The user to log in as. When it is given it wins over the credential's "
+        "`username` (it is written in the flow, where reviewers see it); leave it out to log "
+        "in as the credential's `username`.",
+    )
     credential: str = credential(
         ...,
         kinds=("ssh-key", "basic"),
@@ -223,7 +229,9 @@ class SshParams(Params):
         "path",
         None,
         description="Absolute path of the known_hosts file that vouches for the server; "
-        "unset uses your own (~/.ssh/known_hosts).",
+        "unset uses your own (~/.ssh/known_hosts). It is read as OpenSSH reads it (hashed "
+        "names, [host]:port, patterns, @revoked keys); host certificates (@cert-authority) "
+        "are not supported.",
     )
     trust_on_first_use: bool = Field(
         False,
@@ -240,8 +248,10 @@ class SshParams(Params):
     @model_validator(mode="after")
     def _check(self) -> Self:
         check_literal_host(self.host, "host")
-        if not is_template(self.user) and (
-            self.user.startswith("-") or any(char.isspace() for char in self.user)
+        if (
+            self.user is not None
+            and not is_template(self.user)
+            and (self.user.startswith("-") or any(char.isspace() for char in self.user))
         ):
             raise ValueError(f"user '{self.user}' is not a user name")
         check_argv(self.command)
@@ -271,8 +281,9 @@ SPECS = [
         title="SSH command",
         doc="Logs in to a server over SSH and runs one command, returning its exit code, "
         "stdout and stderr. The server's key must be known (or trusted on first use) and "
-        "each argument is quoted for the remote shell. Use it to restart a service, read "
-        "a log or apply a fix on a Linux or network host.",
+        "each argument is quoted for the remote shell. It logs in as the node's `user`, or, "
+        "when that is left out, as the credential's `username`. Use it to restart a "
+        "service, read a log or apply a fix on a Linux or network host.",
         icon="action-ssh",
         params=SshParams,
         executor="opsflow.executors.ssh:ssh_command",
