@@ -19,6 +19,31 @@ CONTEXT = build_context(
     run={"id": "run-0001"},
 )
 
+STEPS_REFUSED = (
+    "the expression used more than 1000000 evaluation steps; "
+    "simplify it or move the work into a script step"
+)
+STEPS = "used more than 1000000 evaluation steps"
+_BIG = "range(3000) | map('string') | map('center', 10**6)"  # 3 GB, were it all made
+_MAP_ITEMS = "the items map makes would be larger than 1 MiB"
+_MATERIALISING = [
+    "list | length",
+    "sort | first | length",
+    "unique | list | length",
+    "join | length",
+    "batch(2) | list | length",
+    "slice(2) | list | length",
+    "reverse | first | length",
+    "max | length",
+    "select | list | length",
+    "reject('none') | list | length",
+    "groupby('0') | length",
+    "map('length') | sum",
+    "map('upper') | list | length",
+    "list | map('length') | list",
+]
+_LOOK_ALIKE = "has no attribute|is not accessible|is undefined|syntax error"
+
 #: Each entry: a template, and a pattern its refusal's message must contain.
 HOSTILE: list[tuple[str, str]] = [
     # attribute escapes
@@ -117,11 +142,92 @@ HOSTILE: list[tuple[str, str]] = [
     # other ways to misbehave
     ("{{ [1, 2] | random }}", "same result each time"),
     ("{% macro f() %}{{ f() }}{% endmacro %}{{ f() }}", "nested too deeply"),
+    *[  # the families below came later: each was a way around an earlier guard
+        # format specs: a width hidden in any spec shape, or many fields
+        ("{{ '%(a(b))600000000d' | format(**{'a(b)': 1}) }}", "format field that wide"),
+        ("{{ '%(a(b)c)600000000s' | format(**{'a(b)c': 1}) }}", "format field that wide"),
+        ("{{ '%((a))-+ #0600000000d' | format(**{'(a)': 1}) }}", "format field that wide"),
+        ("{{ '%.600000000f' | format(1.5) }}", "format field that wide"),
+        ("{{ '%.600000000d' | format(1) }}", "format field that wide"),
+        ("{{ '%*.*f' | format(10, 999999999, 1.5) }}", "format field that wide"),
+        ("{{ ['%600000000d'] | format(1) }}", "format field that wide"),
+        ("{{ {'k': '%600000000d'} | format(1) }}", "format field that wide"),
+        ("{{ ('%600000000s' | safe) | format('a') }}", "format field that wide"),
+        ("{{ ('%(a)s' * 3000) | format(a='x' * 300000) }}", "formatted text would be larger"),
+        ("{{ '%(a(b))600000000d' % {'a(b)': 1} }}", "'%' formatting of text is not available"),
+        ("{{ '{:600000000}'.format(1) }}", "str.format is not available"),
+        ("{{ '{:{w}}'.format(1, w=600000000) }}", "str.format is not available"),
+        ("{{ '{a:600000000}'.format_map({'a': 1}) }}", "str.format_map is not available"),
+        ("{{ ('{:600000000}' | safe).format(1) }}", "str.format is not available"),
+        ("{{ '{:600000000}'['format'](1) }}", "str.format is not available"),
+        ("{{ ['{:600000000}'] | map(attribute='format') | first }}", "str.format is not available"),
+        # materialising filters: what they build is counted as it is built
+        *[(f"{{{{ {_BIG} | {rest} }}}}", _MAP_ITEMS) for rest in _MATERIALISING],
+        (f"{{% for s in {_BIG} %}}{{{{ s | length }}}}{{% endfor %}}", _MAP_ITEMS),
+        (
+            "{% set ns = namespace(a=range(10000) | list) %}{% for i in range(100) %}"
+            "{% set ns.a = [ns.a] %}{% endfor %}{{ ns.a | tojson(indent=32) | length }}",
+            "larger than 1 MiB",
+        ),
+        (
+            "{% set t = '[' ~ ('[],' * 200000) ~ '[]]' %}{% set a = t | fromjson %}"
+            "{% set b = t | fromjson %}{% set c = t | fromjson %}{{ a | length }}",
+            STEPS,
+        ),
+        ("".join(f"{{% set a{i} = 'x' | center(10**6) %}}" for i in range(300)), STEPS),
+        # macros and recursion
+        ("{% macro m() %}{{ m() }}{% endmacro %}{{ m() }}", "nested too deeply"),
+        (
+            "{% macro m() %}{{ caller() }}{% endmacro %}"
+            "{% macro r() %}{% call m() %}{{ r() }}{% endcall %}{% endmacro %}{{ r() }}",
+            "nested too deeply",
+        ),
+        ("{% for x in [1] recursive %}{{ loop([x]) }}{% endfor %}", "nested too deeply"),
+        (
+            "{% macro f(n) %}{% set s = 'x' | center(10**6) %}{% if n %}{{ f(n - 1) }}"
+            "{% endif %}{% endmacro %}{{ f(150) }}",
+            STEPS,
+        ),
+        (
+            "{% macro f(n) %}{% if n %}{{ f(n - 1) }}{{ f(n - 1) }}{% endif %}{% endmacro %}"
+            "{{ f(40) }}",
+            STEPS,
+        ),
+        # include, import, extends
+        ("{% import 'other.txt' as m %}", "cannot include, import or extend"),
+        ("{% from 'other.txt' import m %}", "cannot include, import or extend"),
+        ("{% extends 'other.txt' %}", "cannot include, import or extend"),
+        ("{% include trigger.body.host %}", "cannot include, import or extend"),
+        # look-alike names: Cyrillic \u0441 for c, fullwidth \uff3f for _
+        ("{{ ''.__\u0441lass__ }}", _LOOK_ALIKE),
+        ("{{ trigger | attr('__\u0441lass__') }}", _LOOK_ALIKE),
+        ("{{ ''['__\u0441lass__'] }}", _LOOK_ALIKE),
+        ("{{ ''.\uff3f\uff3fclass\uff3f\uff3f }}", _LOOK_ALIKE),
+        ("{{ '' | attr('\uff3f\uff3fclass\uff3f\uff3f') }}", _LOOK_ALIKE),
+        ("{{ \u0441ycler.__init__ }}", _LOOK_ALIKE),
+        # attr with computed names
+        ("{{ trigger | attr('__cla' ~ 'ss__') }}", "'__class__' is not accessible"),
+        ("{{ '' | attr(['__', 'class', '__'] | join) }}", "'__class__' is not accessible"),
+        ("{{ '' | attr('%c%cclass%c%c' | format(95, 95, 95, 95)) }}", "'__class__' is not"),
+        ("{{ '' | attr('__CLASS__' | lower) }}", "'__class__' is not accessible"),
+        ("{{ '' | attr('__ssalc__' | reverse) }}", "'__class__' is not accessible"),
+        ("{{ '' | attr('_' * 2 ~ 'class' ~ '_' * 2) }}", "'__class__' is not accessible"),
+        # huge ranges through filters
+        ("{{ range(10**9) | map('string') | list }}", "range\\(\\) is limited to 100000 items"),
+        ("{{ range(100000) | map('string') | map('center', 100) | list | length }}", _MAP_ITEMS),
+        ("{{ range(100000) | map('string') | map('center', 40) | join | length }}", _MAP_ITEMS),
+        ("{{ range(100000) | batch(1) | map('list') | list | length }}", STEPS),
+        (
+            "{% for a in range(100000) %}{% for b in range(100000) | map('string') %}"
+            "{% endfor %}{% endfor %}",
+            STEPS,
+        ),
+    ],
 ]
 
 
 def test_the_corpus_is_large_enough() -> None:
-    assert len(HOSTILE) >= 30
+    assert len(HOSTILE) >= 100
 
 
 @pytest.mark.parametrize(("source", "message"), HOSTILE)
@@ -134,29 +240,30 @@ def test_range_up_to_the_sandbox_limit_is_fine() -> None:
     assert render_template("{{ range(100000) | length }}", CONTEXT) == 100000
 
 
-@pytest.mark.parametrize(
-    "source",
-    [
-        "{% for a in range(100000) %}{% for b in range(100000) %}{% endfor %}{% endfor %}",
-        "{% set r = range(100000) | list %}{% for a in r %}{% for b in r %}{% endfor %}"
-        "{% endfor %}",
-        "{% macro f(n) %}{% if n %}{{ f(n - 1) }}{{ f(n - 1) }}{% endif %}{% endmacro %}"
-        "{{ f(40) }}",
-        "{% for a in range(100000) %}{{ range(100000) | sum }}{% endfor %}",
-    ],
-)
-def test_evaluation_stops_at_the_time_limit(source: str) -> None:
+#: Templates that would run for hours.
+ENDLESS = [
+    "{% for a in range(100000) %}{% for b in range(100000) %}{% endfor %}{% endfor %}",
+    "{% set r = range(100000) | list %}{% for a in r %}{% for b in r %}{% endfor %}{% endfor %}",
+    "{% macro f(n) %}{% if n %}{{ f(n - 1) }}{{ f(n - 1) }}{% endif %}{% endmacro %}{{ f(40) }}",
+    "{% for a in range(100000) %}{{ range(100000) | sum }}{% endfor %}",
+]
+
+
+@pytest.mark.parametrize("source", ENDLESS)
+def test_evaluation_stops_at_the_step_limit(source: str) -> None:
     started = time.monotonic()
-    with pytest.raises(ExpressionError, match=r"took longer than 0\.25 s"):
-        render_template(source, CONTEXT, timeout_s=0.25)
+    with pytest.raises(ExpressionError, match=STEPS_REFUSED):
+        render_template(source, CONTEXT)
     assert time.monotonic() - started < 5  # loosely: it stopped, rather than ran for hours
+    with pytest.raises(ExpressionError, match="used more than 5000 evaluation steps"):
+        render_template(source, CONTEXT, max_steps=5000)
 
 
-def test_the_time_limit_applies_to_expressions_too() -> None:
-    source = "range(100000) | map('string') | map('length') | sum > 0"
-    assert evaluate_expression(source, CONTEXT, timeout_s=5) is True
-    with pytest.raises(ExpressionError, match="took longer than 0 s"):
-        evaluate_expression(source, CONTEXT, timeout_s=0)
+def test_the_step_limit_applies_to_expressions_too() -> None:
+    source = "range(10000) | map('string') | map('length') | sum > 0"
+    assert evaluate_expression(source, CONTEXT) is True
+    with pytest.raises(ExpressionError, match="used more than 1000 evaluation steps"):
+        evaluate_expression(source, CONTEXT, max_steps=1000)
 
 
 def test_the_size_limit_is_per_call() -> None:
@@ -197,7 +304,7 @@ _TEMPLATES = st.one_of(st.text(max_size=60), st.lists(_TOKENS, max_size=25).map(
 @given(_TEMPLATES)
 def test_random_templates_give_a_result_or_an_expression_error(source: str) -> None:
     try:
-        render_template(source, CONTEXT, timeout_s=0.2)
+        render_template(source, CONTEXT, max_steps=20_000)
     except ExpressionError as exc:
         assert str(exc)
 
@@ -206,6 +313,6 @@ def test_random_templates_give_a_result_or_an_expression_error(source: str) -> N
 @given(st.lists(_TOKENS, min_size=1, max_size=15).map("".join))
 def test_random_expressions_give_a_result_or_an_expression_error(source: str) -> None:
     try:
-        evaluate_expression(source, CONTEXT, timeout_s=0.2)
+        evaluate_expression(source, CONTEXT, max_steps=20_000)
     except ExpressionError as exc:
         assert str(exc)

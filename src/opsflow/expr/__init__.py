@@ -1,8 +1,8 @@
 """Expressions and templates: the only place Jinja is used, always sandboxed."""
 
 from opsflow.expr.evaluate import (
-    DEFAULT_TIMEOUT_S,
     MAX_OUTPUT_CHARS,
+    MAX_STEPS,
     build_context,
     evaluate_expression,
     render_params,
@@ -19,8 +19,8 @@ from opsflow.expr.parse import (
 
 __all__ = [
     "CONTEXT_NAMES",
-    "DEFAULT_TIMEOUT_S",
     "MAX_OUTPUT_CHARS",
+    "MAX_STEPS",
     "ExpressionError",
     "References",
     "build_context",

@@ -1,12 +1,31 @@
-"""Evaluating templates and expressions against a run's context, within limits of time and size.
+"""Evaluating templates and expressions against a run's context, within limits of work and size.
 
 It compiles and runs them; the guarded sandbox in `opsflow.expr.sandbox` enforces the limits.
+Each call to `evaluate_expression` or `render_template`, and each call to `render_params` for
+all of a node's parameters together, may use:
+
+- at most `MAX_STEPS` (1,000,000) evaluation steps: 1 per lookup, operator, comparison, test,
+  loop iteration, output and item passing through a filter, 4 per call or filter, 100 per
+  macro call, and 1 per 16 characters of text or data made, copied, compared or measured (the
+  weights are in `opsflow.expr.sandbox`). The count is the same on every machine, so the same
+  expression is refused everywhere, and no clock is read below 4096 steps;
+- results of at most `MAX_OUTPUT_CHARS` (1 MiB; text, or data counted as JSON-like text;
+  `render_params`' values together), and so for every string, list or mapping built along
+  the way (a filter's output or the items `map` makes, a format field, an operand of `*`,
+  `+`, `~`), checked before it is built where it can be; output and captured text together
+  at most 4 MiB; nesting at most `MAX_DEPTH` (200) levels; integers at most
+  `MAX_INT_DIGITS` (4300) digits; `range()` at most 100,000 items;
+- as a last resort, 10 s of wall-clock time counted from the 4096th step, checked every
+  4096 steps.
+
+A refusal is an `ExpressionError` whose message is one sentence naming the limit, e.g. "the
+expression used more than 1000000 evaluation steps; simplify it or move the work into a
+script step".
 """
 
 from __future__ import annotations
 
 import functools
-import time
 from collections.abc import Iterable, Mapping
 from typing import Any, NamedTuple, cast
 
@@ -30,10 +49,8 @@ from opsflow.expr.sandbox import MAX_DEPTH as MAX_DEPTH
 from opsflow.expr.sandbox import MAX_INT_BITS as MAX_INT_BITS
 from opsflow.expr.sandbox import MAX_INT_DIGITS as MAX_INT_DIGITS
 from opsflow.expr.sandbox import MAX_OUTPUT_CHARS as MAX_OUTPUT_CHARS
+from opsflow.expr.sandbox import MAX_STEPS as MAX_STEPS
 from opsflow.expr.sandbox import PRODUCED_FACTOR as PRODUCED_FACTOR
-
-#: Longest an evaluation may run, in seconds, unless the caller says otherwise.
-DEFAULT_TIMEOUT_S = 1.0
 
 _OUTSIDE_FOREACH: Any = object()
 
@@ -68,18 +85,18 @@ def evaluate_expression(
     source: str,
     context: Mapping[str, Any],
     *,
-    timeout_s: float = DEFAULT_TIMEOUT_S,
+    max_steps: int = MAX_STEPS,
     max_output_chars: int = MAX_OUTPUT_CHARS,
 ) -> Any:
     """The native value of an expression such as `nodes.check.output.status != 200`."""
-    return _run(source, context, True, _limits(timeout_s, max_output_chars))
+    return _run(source, context, True, _Budget(max_steps, max_output_chars))
 
 
 def render_template(
     source: str,
     context: Mapping[str, Any],
     *,
-    timeout_s: float = DEFAULT_TIMEOUT_S,
+    max_steps: int = MAX_STEPS,
     max_output_chars: int = MAX_OUTPUT_CHARS,
 ) -> Any:
     """Render a template once: the native value of a lone `{{ expr }}`, text otherwise.
@@ -88,25 +105,25 @@ def render_template(
     """
     if not is_template(source):
         return source
-    return _run(source, context, False, _limits(timeout_s, max_output_chars))
+    return _run(source, context, False, _Budget(max_steps, max_output_chars))
 
 
 def render_params(
     params: BaseModel,
     context: Mapping[str, Any],
     *,
-    timeout_s: float = DEFAULT_TIMEOUT_S,
+    max_steps: int = MAX_STEPS,
     max_output_chars: int = MAX_OUTPUT_CHARS,
 ) -> dict[str, Any]:
     """A node's rendered input: its params as JSON-ready data, each template string rendered and
     each expression evaluated; other strings (scripts, credential names, paths) stay as written.
 
-    Nested lists and mappings keep their shape. One deadline covers the whole call, and the
-    rendered values together share the size limit.
+    Nested lists and mappings keep their shape. The rendered values together share the step
+    limit (one budget covers the whole call) and the size limit.
     """
     from opsflow.catalog.fields import field_kind  # the catalog imports this package
 
-    limits, rendered = _limits(timeout_s, max_output_chars), _Sizer(max_output_chars, strict=False)
+    budget, rendered = _Budget(max_steps, max_output_chars), _Sizer(max_output_chars, strict=False)
 
     def walk(value: Any, dumped: Any, kind: str | None, path: str) -> Any:
         if kind == "form" and isinstance(value, BaseModel):  # JSON Schema, as the flow file has it
@@ -122,7 +139,7 @@ def render_params(
             kind == "expression" or (kind == "template" and is_template(value))
         ):
             try:
-                result = _run(value, context, kind == "expression", limits)
+                result = _run(value, context, kind == "expression", budget)
                 rendered.measure(result)  # all rendered values share the size limit
             except ExpressionError as exc:
                 raise ExpressionError(f"{path.lstrip('.')}: {exc}", exc.line) from None
@@ -149,10 +166,6 @@ def render_params(
 # --- running one template or expression -------------------------------------
 
 
-def _limits(timeout_s: float, max_chars: int) -> _Budget:
-    return _Budget(timeout_s, max_chars, time.monotonic() + timeout_s)
-
-
 _INCLUDES: tuple[type[nodes.Node], ...] = (
     nodes.Extends,
     nodes.Include,
@@ -166,23 +179,28 @@ class _Compiled(NamedTuple):
     native: bool  # the template assigns its one expression's value to `result`
 
 
-def _run(source: str, context: Mapping[str, Any], expression: bool, limits: _Budget) -> Any:
+def _run(source: str, context: Mapping[str, Any], expression: bool, budget: _Budget) -> Any:
     unknown = set(context) - CONTEXT_NAMES
     if unknown:
         raise ValueError(f"not run-context names: {sorted(unknown)}; use build_context()")
-    budget = _Budget(limits.timeout_s, limits.max_chars, limits.deadline, context)
-    token = _ACTIVE.set(budget)
     template = None
     try:
+        # Compiled outside the budget, and once per source: compiling costs no steps, so an
+        # evaluation costs the same whether its template was compiled before or not.
         template, native = _compile(source, expression)
+    except Exception as exc:
+        raise _explain(exc, template) from exc
+    budget.context, budget.produced = context, 0  # steps go on counting across one call
+    token = _ACTIVE.set(budget)
+    try:
         run_context = template.new_context(dict(context))
         if native:
             for _ in template.root_render_func(run_context):
-                budget.tick()
+                budget.spend()
             result = _Sizer(budget.max_chars, strict=True).data(run_context.vars["result"])
         else:
             result = _collect(template.root_render_func(run_context), budget)
-        budget.tick()  # a deadline passed inside code that swallowed the error still counts
+        budget.spend(0)  # steps spent inside code that swallowed the refusal still count
         return result
     except Exception as exc:
         raise _explain(exc, template) from exc
@@ -193,7 +211,7 @@ def _run(source: str, context: Mapping[str, Any], expression: bool, limits: _Bud
 def _collect(chunks: Iterable[str], budget: _Budget) -> str:
     parts, total = [], 0
     for chunk in chunks:
-        budget.tick()
+        budget.spend_chars(len(chunk))
         total += len(chunk)
         if total > budget.max_chars:
             raise ExpressionError(f"the result is larger than {_size(budget.max_chars)}")
@@ -241,13 +259,33 @@ def _lone_expression(tree: nodes.Template) -> nodes.Expr | None:
 
 
 class _GuardLoopsAndJoins(NodeTransformer):
-    """Route each for loop through `guarded_iter`, each `~` through `join_text`, and each
-    list, tuple or mapping built from variables through `checked_data`.
+    """Route each for loop through `guarded_iter`, each `~` through `join_text`, each
+    compared value through `compared`, and each list, tuple or mapping built from variables
+    through `checked_data`.
     """
+
+    def visit_Compare(self, node: nodes.Compare) -> nodes.Node:
+        self.generic_visit(node)
+        node.expr = self._compared(node.expr)
+        for operand in node.ops:
+            operand.expr = self._compared(operand.expr)
+        return node
+
+    @staticmethod
+    def _compared(expr: nodes.Expr) -> nodes.Expr:
+        if isinstance(expr, nodes.Const):
+            return expr
+        return _call_environment("compared", expr, expr.lineno)
 
     def visit_For(self, node: nodes.For) -> nodes.Node:
         self.generic_visit(node)
         node.iter = _call_environment("guarded_iter", node.iter, node.lineno)
+        return node
+
+    def visit_Getitem(self, node: nodes.Getitem) -> nodes.Node:
+        self.generic_visit(node)
+        if isinstance(node.arg, nodes.Slice):  # compiled as Python's own slicing, unseen
+            return _call_environment("sliced", node, node.lineno)
         return node
 
     def visit_Concat(self, node: nodes.Concat) -> nodes.Node:

@@ -52,14 +52,12 @@ class References(NamedTuple):
 def environment() -> ImmutableSandboxedEnvironment:
     """The one sandboxed environment; `undefined` is strict so typos fail loudly.
 
-    Its class carries the guards of evaluation (refusals, time and size limits), which live
+    Its class carries the guards of evaluation (refusals, step and size limits), which live
     in `opsflow.expr.sandbox`.
     """
     from opsflow.expr.sandbox import GuardedSandbox  # the sandbox imports this module
 
-    env = GuardedSandbox()
-    env.filters["fromjson"] = from_json
-    return env
+    return GuardedSandbox()  # with the `fromjson` filter below
 
 
 #: Largest text the `fromjson` filter parses.
