@@ -71,7 +71,7 @@ def test_strict_turns_warnings_into_failure(tmp_path: Path) -> None:
     ("args", "expected"),
     [
         (["validate"], "the following arguments are required"),
-        (["frobnicate"], "invalid choice"),
+        (["frobnicate"], "'frobnicate' is not a command"),
         (["nodes", "show", "action.htp"], "did you mean action.http"),
         (["validate", "/"], "is a folder"),
         (["describe", "missing.flow.json"], "does not exist"),
@@ -81,6 +81,32 @@ def test_usage_errors_are_sentences_with_exit_2(args: list[str], expected: str) 
     result = opsflow(*args)
     assert result.returncode == 2
     assert expected in result.stderr
+
+
+def test_bare_opsflow_and_bare_groups_print_their_help_with_exit_0() -> None:
+    bare = opsflow()
+    assert bare.returncode == 0 and bare.stderr == ""
+    assert bare.stdout.startswith("usage: opsflow") and "validate" in bare.stdout
+    for group, action in (("runs", "resume"), ("credentials", "set")):
+        result = opsflow(group)
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.startswith(f"usage: opsflow {group}") and action in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["valdate", "a.flow.json"], "opsflow: 'valdate' is not a command; did you mean validate?"),
+        (["rnu"], "opsflow: 'rnu' is not a command; did you mean run or runs?"),
+        (["runs", "lsit"], "opsflow runs: 'lsit' is not a command; did you mean list?"),
+        (["nodes", "shwo", "x"], "opsflow nodes: 'shwo' is not a command; did you mean show?"),
+    ],
+)
+def test_a_mistyped_command_gets_did_you_mean_in_one_line(args: list[str], expected: str) -> None:
+    result = opsflow(*args)
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert len(result.stderr.splitlines()) == 1 and result.stderr.startswith(expected)
 
 
 def test_schema_is_json_and_validates_samples(tmp_path: Path) -> None:

@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+from opsflow.engine.journal import Journal
 from tests.flowdocs import edge, flow_doc, node, write
 
 
@@ -137,3 +138,35 @@ def test_abort_at_a_breakpoint_cancels(tmp_path: Path) -> None:
     terminal.type("a")
     assert terminal.finish() == 130, terminal.screen
     assert "cancelled" in terminal.screen
+
+
+def confirm_flow(tmp_path: Path) -> Path:
+    flow = flow_doc(
+        [
+            node("start", "trigger.manual", confirm=True, confirm_message="Restart nginx now?"),
+            node("note", "action.set_vars", values={"done": True}),
+        ],
+        [edge("start", "out", "note")],
+    )
+    return write(tmp_path / "f.flow.json", flow)
+
+
+def test_a_confirmation_is_asked_and_yes_starts_the_run(tmp_path: Path) -> None:
+    terminal = opsflow_in_terminal(confirm_flow(tmp_path), tmp_path / "j.sqlite")
+    terminal.expect("Restart nginx now? [y/N] ")
+    assert "note" not in terminal.screen  # asked before the run starts
+    terminal.type("y")
+    assert terminal.finish() == 0, terminal.screen
+    assert "note → success" in terminal.screen
+
+
+def test_a_confirmation_answered_no_starts_nothing(tmp_path: Path) -> None:
+    store = tmp_path / "j.sqlite"
+    terminal = opsflow_in_terminal(confirm_flow(tmp_path), store)
+    terminal.expect("Restart nginx now? [y/N] ")
+    terminal.type("")  # Enter: the default is no
+    assert terminal.finish() == 2, terminal.screen
+    assert 'not started, as the answer to "Restart nginx now?" was not yes' in terminal.screen
+    assert "note" not in terminal.screen
+    with Journal(store) as journal:
+        assert journal.list_runs() == []

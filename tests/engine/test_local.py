@@ -424,7 +424,7 @@ def test_inputs_are_checked_and_converted() -> None:
     assert nodes_for_tests.CALLS[0][1]["value"] == 42
     for given, message in (
         ({}, "is required"),
-        ({"count": "x"}, "is of type integer"),
+        ({"count": "x"}, "must be an integer, not .x."),
         ({"count": "0"}, "at least 1"),
         ({"nope": 1}, "no input 'nope'"),
     ):

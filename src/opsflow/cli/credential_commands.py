@@ -14,11 +14,9 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Any
 
 from opsflow.credentials import (
     KIND_FIELDS,
-    KINDS,
     Credential,
     CredentialError,
     CredentialNotFoundError,
@@ -37,49 +35,6 @@ _KEY_HEADERS = (
     "-----BEGIN PRIVATE KEY-----",
     "-----BEGIN ENCRYPTED PRIVATE KEY-----",
 )
-
-
-def register(commands: Any) -> None:
-    group = commands.add_parser("credentials", help="named credentials in the OS keyring")
-    actions = group.add_subparsers(dest="credentials_action", metavar="ACTION", required=True)
-
-    setter = actions.add_parser(
-        "set",
-        help="store a credential (prompts on a terminal)",
-        description="Store a credential. On a terminal each field is prompted for (secrets "
-        "hidden); otherwise give --field NAME=@FILE or --field NAME=env:VAR. Kinds and fields: "
-        + "; ".join(
-            f"{kind}: {', '.join(s.name for s in specs)}" for kind, specs in KIND_FIELDS.items()
-        ),
-    )
-    setter.add_argument("name", metavar="NAME")
-    setter.add_argument("--kind", required=True, metavar="|".join(KINDS))
-    setter.add_argument(
-        "--field",
-        action="append",
-        default=[],
-        metavar="FIELD=@FILE|env:VAR",
-        help="a field value from a file or an environment variable "
-        "(non-secret fields may be literal)",
-    )
-    setter.add_argument(
-        "--store", choices=["auto", "keyring", "file"], default="auto", help="where to keep it"
-    )
-    setter.set_defaults(handler=set_credential)
-
-    listing = actions.add_parser("list", help="names, kinds and where each lives (no values)")
-    listing.add_argument("--json", action="store_true", help="print JSON")
-    listing.set_defaults(handler=list_credentials)
-
-    remover = actions.add_parser("delete", help="remove a stored credential")
-    remover.add_argument("name", metavar="NAME")
-    remover.set_defaults(handler=delete_credential)
-
-    tester = actions.add_parser(
-        "test", help="check a credential is complete and usable (exit 0 ok, 1 not)"
-    )
-    tester.add_argument("name", metavar="NAME")
-    tester.set_defaults(handler=test_credential)
 
 
 # -- set -----------------------------------------------------------------------------

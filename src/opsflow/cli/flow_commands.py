@@ -13,62 +13,11 @@ from pydantic import ValidationError
 
 from opsflow.catalog.registry import Catalog, default_catalog
 from opsflow.errors import FlowFileError, OpsflowError
-from opsflow.exporting import ExportRefused, export_text
 from opsflow.flowfile import dump_flow, load_flow, write_atomic
 from opsflow.model.flow import Flow, Node
-from opsflow.schema import flow_json_schema
 from opsflow.validate import has_errors, validate_flow
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_UNUSABLE = 0, 1, 2
-
-
-def register(commands: Any) -> None:
-    validate = commands.add_parser(
-        "validate",
-        help="check flow files and list their problems",
-        description="Check flow files. Exit 0 when clean, 1 when a flow has errors "
-        "(or warnings with --strict), 2 when a file cannot be read.",
-    )
-    validate.add_argument("files", nargs="+", metavar="FILE", help="*.flow.json files")
-    validate.add_argument("--json", action="store_true", help="print diagnostics as JSON")
-    validate.add_argument("--strict", action="store_true", help="treat warnings as errors")
-    validate.set_defaults(handler=run_validate)
-
-    describe = commands.add_parser("describe", help="summarise what flows do")
-    describe.add_argument("files", nargs="+", metavar="FILE")
-    describe.set_defaults(handler=run_describe)
-
-    fmt = commands.add_parser(
-        "fmt", help="rewrite flow files in canonical form (stable order, two-space indent)"
-    )
-    fmt.add_argument("files", nargs="+", metavar="FILE")
-    fmt.add_argument(
-        "--check", action="store_true", help="change nothing; exit 1 if a file is not canonical"
-    )
-    fmt.set_defaults(handler=run_fmt)
-
-    export = commands.add_parser(
-        "export",
-        help="write a checked, canonical copy of a flow for servers and sharing",
-        description="Validate a flow, refuse literal secrets, and write canonical JSON.",
-    )
-    export.add_argument("file", metavar="FILE")
-    export.add_argument("-o", "--output", required=True, help="where to write ('-' for stdout)")
-    export.add_argument(
-        "--allow-secret",
-        action="append",
-        default=[],
-        metavar="PATH",
-        help="accept a secret-looking value at this path (as reported); repeatable",
-    )
-    export.add_argument(
-        "--strip-layout", action="store_true", help="leave out positions and sticky notes"
-    )
-    export.set_defaults(handler=run_export)
-
-    schema = commands.add_parser("schema", help="print the JSON Schema of flow files")
-    schema.add_argument("-o", "--output", help="write to this file instead of stdout")
-    schema.set_defaults(handler=run_schema)
 
 
 def run_validate(args: argparse.Namespace) -> int:
@@ -188,6 +137,8 @@ def run_fmt(args: argparse.Namespace) -> int:
 
 
 def run_export(args: argparse.Namespace) -> int:
+    from opsflow.exporting import ExportRefused, export_text
+
     flow = load_flow(args.file)
     try:
         text = export_text(
@@ -213,6 +164,8 @@ def run_export(args: argparse.Namespace) -> int:
 
 
 def run_schema(args: argparse.Namespace) -> int:
+    from opsflow.schema import flow_json_schema
+
     text = json.dumps(flow_json_schema(), indent=2, ensure_ascii=False) + "\n"
     if args.output:
         try:

@@ -22,28 +22,6 @@ from opsflow.flowfile import load_flow
 EXIT_OK = 0
 
 
-def register(commands: Any) -> None:
-    nodes = commands.add_parser(
-        "nodes",
-        help="list node types, or show one with its parameters",
-        description="Without arguments, list every installed node type. "
-        "`opsflow nodes show TYPE` documents one.",
-    )
-    nodes.add_argument("--json", action="store_true", help="print as JSON")
-    actions = nodes.add_subparsers(dest="nodes_action", metavar="ACTION")
-    show = actions.add_parser("show", help="document one node type")
-    show.add_argument("type", metavar="TYPE", help="e.g. action.http")
-    show.add_argument("--json", action="store_true", help="print as JSON")
-    explain = actions.add_parser(
-        "explain", help="what one node of a flow does, where it leads, and when it fires"
-    )
-    explain.add_argument("file", metavar="FILE")
-    explain.add_argument("node", metavar="NODE")
-    explain.add_argument("--count", type=int, default=5, help="fire times to show (schedules)")
-    explain.add_argument("--json", action="store_true", help="print as JSON")
-    nodes.set_defaults(handler=run_nodes)
-
-
 def run_nodes(args: argparse.Namespace) -> int:
     catalog = default_catalog()
     for problem in catalog.load_problems:

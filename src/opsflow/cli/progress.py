@@ -1,5 +1,6 @@
 """How `opsflow run` and `opsflow runs resume` show a run: one line per event (or JSON
-lines), prompts for approvals and breakpoints on a terminal, and the closing table.
+lines), prompts for approvals and breakpoints on a terminal, the closing table and the
+flow's declared outputs (with --json they are in the run_finished event).
 
 When the reader goes away (`opsflow run … | head`), the display stops quietly and the
 run goes on: its outcome, not the closed pipe, decides the exit code.
@@ -72,6 +73,8 @@ class Progress:
         text = self._describe(event)
         if text is not None:
             symbol = self.SYMBOLS.get(event.kind, " ")
+            if event.kind == "log" and event.data.get("level") in ("warning", "error"):
+                symbol = "!"
             self.say(f"{symbol} {text}")
         if self.control is not None and event.kind == "approval_requested":
             threading.Thread(target=self._ask, args=(event,), daemon=True).start()
@@ -167,6 +170,8 @@ class Progress:
             return
         rows = [(n, r.state, r.port, r.attempts, r.duration_s) for n, r in result.nodes.items()]
         self.say(node_table(rows))
+        if result.outputs:
+            self.say("\n" + output_lines(result.outputs))
         line = f"\nrun {result.run_id}: {result.status}"
         if result.error:
             line += f" — {result.error}"
@@ -199,6 +204,15 @@ def would_do(output: Any) -> str:
 
 #: How much of a simulated node's parameters a dry run prints (`--json` has them all).
 WOULD_DO_CHARS = 240
+
+
+def output_lines(outputs: dict[str, Any]) -> str:
+    """The flow's declared outputs of a finished run, one `name = JSON` line each."""
+    lines = ["OUTPUTS"]
+    for name, value in outputs.items():
+        text = json.dumps(value, ensure_ascii=False, default=str)
+        lines.append(f"  {name} = {text}")
+    return "\n".join(lines)
 
 
 def node_table(rows: list[tuple[str, str, str | None, int, float | None]]) -> str:

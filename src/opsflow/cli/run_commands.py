@@ -1,8 +1,9 @@
 """Commands that run flows: `opsflow run`, `opsflow runs list|show|resume`, `opsflow approve`.
 
-Exit codes of run and resume: 0 succeeded, 1 failed (or interrupted), 2 unusable
-input (also: the run is driven by another live process), 3 waiting for an approval,
-4 the run took longer than its timeout, 130 cancelled (Ctrl-C, SIGTERM).
+Exit codes of run and resume: 0 succeeded, 1 failed (or interrupted), 2 not started
+(unusable input, a confirmation declined, or the run is driven by another live process),
+3 waiting for an approval, 4 the run took longer than its timeout, 130 cancelled
+(Ctrl-C, SIGTERM). `opsflow.cli.commands.RUN_EXIT_CODES` says the same in `--help`.
 """
 
 from __future__ import annotations
@@ -16,9 +17,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from opsflow.catalog.builtin.triggers import ManualParams
 from opsflow.cli.progress import Progress, clock_time, node_table
 from opsflow.engine.approvals import decide_in_journal
 from opsflow.engine.control import RunControl
+from opsflow.engine.inputs import coerce_inputs
 from opsflow.engine.journal import Journal, default_journal_path
 from opsflow.engine.local import LocalRunner
 from opsflow.engine.resume import replay_upstream, resume_run
@@ -29,118 +32,10 @@ from opsflow.validate import refuse_invalid
 
 EXIT_CODES = {"succeeded": 0, "failed": 1, "interrupted": 1, "waiting": 3, "cancelled": 130}
 EXIT_TIMED_OUT = 4
-EXIT_HELP = (
-    "Exit 0 succeeded, 1 failed, 2 unusable input or the run is driven by another process, "
-    "3 waiting for an approval (when not interactive), 4 the run took longer than its "
-    "timeout (its steps were stopped), 130 cancelled (Ctrl-C or SIGTERM; running steps "
-    "are stopped: their process groups are killed)."
-)
 
 
 def exit_code(result: RunResult) -> int:
     return EXIT_TIMED_OUT if result.timed_out else EXIT_CODES[result.status]
-
-
-def register(commands: Any) -> None:
-    run = commands.add_parser(
-        "run",
-        help="run a flow on this machine",
-        description="Run a flow and show its progress. A flow with validation errors is "
-        "refused. Sub-flows started without waiting are waited for before it exits. " + EXIT_HELP,
-    )
-    run.add_argument("file", metavar="FILE")
-    run.add_argument("--trigger", metavar="NODE", help="the trigger to start from")
-    run.add_argument("--payload", metavar="JSON|@FILE", help="the trigger's payload")
-    run.add_argument(
-        "--input", action="append", default=[], metavar="NAME=VALUE", help="a flow input"
-    )
-    run.add_argument(
-        "--dry-run", action="store_true", help="show what nodes with side effects would do"
-    )
-    run.add_argument(
-        "--pin",
-        action="append",
-        default=[],
-        metavar="NODE[:PORT]=@FILE",
-        help="use this output instead of running the node",
-    )
-    run.add_argument(
-        "--break", dest="breaks", action="append", default=[], metavar="NODE", help="pause here"
-    )
-    run.add_argument(
-        "--from",
-        dest="start_at",
-        metavar="NODE",
-        help="run from this node, reusing the outputs of everything upstream from --reuse RUN",
-    )
-    run.add_argument("--reuse", metavar="RUN", help="the earlier run whose outputs --from reuses")
-    _common(run)
-    run.set_defaults(handler=run_flow)
-
-    runs = commands.add_parser("runs", help="past and current runs in the journal")
-    actions = runs.add_subparsers(dest="runs_action", metavar="ACTION", required=True)
-    listing = actions.add_parser("list", help="recent runs, newest first")
-    listing.add_argument("--flow", help="only runs of this flow id")
-    listing.add_argument(
-        "--state",
-        choices=("running", "waiting", "paused", "succeeded", "failed", "cancelled", "interrupted"),
-        help="only runs in this state (interrupted includes runs whose process is gone)",
-    )
-    listing.add_argument("--limit", type=int, default=20)
-    _common(listing)
-    listing.set_defaults(handler=list_runs)
-    show = actions.add_parser("show", help="one run: its nodes and events")
-    show.add_argument("run_id", metavar="RUN")
-    _common(show)
-    show.set_defaults(handler=show_run)
-    resume = actions.add_parser(
-        "resume",
-        help="continue an interrupted or waiting run",
-        description="Continue a run from the journal: after a crash, a restart, or answered "
-        "approvals. Refused while another live process (opsflow run, serve, the Studio) "
-        "drives the run. " + EXIT_HELP,
-    )
-    resume.add_argument("run_id", metavar="RUN", nargs="?")
-    resume.add_argument(
-        "--all",
-        action="store_true",
-        help="resume every interrupted run, also those whose process is gone (oldest first)",
-    )
-    resume.add_argument(
-        "--rerun",
-        action="append",
-        default=[],
-        metavar="NODE",
-        help="run again a node that was in flight when the run stopped",
-    )
-    resume.add_argument(
-        "--skip",
-        action="append",
-        default=[],
-        metavar="NODE",
-        help="count a node that was in flight when the run stopped as done",
-    )
-    _common(resume)
-    resume.set_defaults(handler=resume_flow)
-
-    approve = commands.add_parser("approve", help="answer an approval a run is waiting for")
-    approve.add_argument("run_id", metavar="RUN")
-    approve.add_argument("node", metavar="NODE")
-    decision = approve.add_mutually_exclusive_group(required=True)
-    decision.add_argument("--approve", dest="decision", action="store_const", const="approved")
-    decision.add_argument("--reject", dest="decision", action="store_const", const="rejected")
-    approve.add_argument("--as", dest="by", required=True, metavar="NAME", help="who decides")
-    approve.add_argument("--comment", default="")
-    approve.add_argument(
-        "--field", action="append", default=[], metavar="NAME=VALUE", help="a form answer"
-    )
-    _common(approve)
-    approve.set_defaults(handler=approve_run)
-
-
-def _common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--store", metavar="PATH", help="the run journal (SQLite file)")
-    parser.add_argument("--json", action="store_true", help="print JSON (events as JSON lines)")
 
 
 def _journal(args: argparse.Namespace) -> Journal:
@@ -183,13 +78,38 @@ def run_flow(args: argparse.Namespace) -> int:
         runner = LocalRunner(
             flow, flow_path=path.resolve(), journal=journal, options=options, listeners=[view]
         )
+        trigger = runner.choose_trigger(args.trigger)
+        coerce_inputs(flow.inputs, inputs)  # every input problem at once, before asking
+        if not args.dry_run and not args.yes:
+            _confirm(runner, trigger, path)
         result = _drive(
-            runner.run(trigger=args.trigger, payload=payload, inputs=inputs, control=control),
+            runner.run(trigger=trigger, payload=payload, inputs=inputs, control=control),
             runner,
             view,
         )
         view.summary(result)
     return exit_code(result)
+
+
+def _confirm(runner: LocalRunner, trigger: str, path: Path) -> None:
+    """Ask at the terminal before starting when the manual trigger says `confirm`.
+
+    Refused (exit 2) when no one is at a terminal to answer: `--yes` starts anyway. The
+    question goes to stderr, so that `--json` output stays clean.
+    """
+    params = runner.params[trigger]
+    if not isinstance(params, ManualParams) or not params.confirm:
+        return
+    question = params.confirm_message
+    if not sys.stdin.isatty():
+        raise OpsflowError(
+            f"{path}: trigger '{trigger}' asks \"{question}\" before each run; answer it at a "
+            "terminal, or pass --yes to start without asking"
+        )
+    print(f"{question} [y/N] ", end="", file=sys.stderr, flush=True)
+    answer = sys.stdin.readline().strip().lower()
+    if answer not in ("y", "yes"):
+        raise OpsflowError(f'{path}: not started, as the answer to "{question}" was not yes')
 
 
 def resume_flow(args: argparse.Namespace) -> int:
@@ -355,8 +275,18 @@ def approve_run(args: argparse.Namespace) -> int:
             fields=fields,
         )
         state = journal.get_run(record.id)
-    print(f"recorded: {decided.node} {args.decision} by {args.by.strip()}")
     owner = state.live_owner if state is not None else None
+    if args.json:
+        document = {
+            "run": record.id,
+            "node": decided.node,
+            "decision": args.decision,
+            "by": args.by.strip(),
+            "driven_by": owner.describe() if owner is not None else None,
+        }
+        print(json.dumps(document, indent=2, ensure_ascii=False))
+        return 0
+    print(f"recorded: {decided.node} {args.decision} by {args.by.strip()}")
     if owner is not None:
         print(f"run {record.id} continues in {owner.describe()} within a second")
     elif state is not None and (state.state in ("waiting", "interrupted") or state.orphaned):

@@ -16,7 +16,6 @@ import contextlib
 import signal
 import sys
 from pathlib import Path
-from typing import Any
 
 from opsflow.engine.journal import Journal, default_journal_path
 from opsflow.errors import OpsflowError
@@ -25,30 +24,6 @@ from opsflow.serve.host import TriggerHost
 from opsflow.validate import refuse_invalid
 
 LOOPBACK = ("127.0.0.1", "::1", "localhost")
-
-
-def register(commands: Any) -> None:
-    serve = commands.add_parser(
-        "serve",
-        help="host the webhook, schedule, file and poll triggers of flows",
-        description="Host the webhook, schedule, file-watch and HTTP-poll triggers of one or "
-        "more flows and start a run each time one fires (manual triggers are not hosted). "
-        "Webhooks listen on loopback unless --host says otherwise. Flows with validation "
-        "errors are refused. SIGTERM or Ctrl+C stops it; runs in flight are interrupted "
-        "(their running steps are stopped) and can be resumed. When the journal stays "
-        "locked by another process, webhooks answer 503 with Retry-After.",
-    )
-    serve.add_argument("flows", nargs="+", metavar="FLOW", help="a *.flow.json file")
-    serve.add_argument("--host", default="127.0.0.1", help="the address webhooks listen on")
-    serve.add_argument("--port", type=int, default=8080, help="the port (0: any free port)")
-    serve.add_argument("--store", metavar="PATH", help="the run journal (SQLite file)")
-    serve.add_argument(
-        "--resume-interrupted",
-        action="store_true",
-        help="resume the runs of these flows that were left interrupted, also by a process "
-        "that died (steps in flight run again only if they are safe to repeat)",
-    )
-    serve.set_defaults(handler=serve_flows)
 
 
 def serve_flows(args: argparse.Namespace) -> int:

@@ -4,19 +4,8 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any
 
 from opsflow.errors import OpsflowError
-
-
-def register(commands: Any) -> None:
-    studio = commands.add_parser(
-        "studio",
-        help="open flows in Opsflow Studio, the desktop designer",
-        description="Open Opsflow Studio, optionally with one or more flow files.",
-    )
-    studio.add_argument("files", nargs="*", metavar="FILE", help="a *.flow.json file to open")
-    studio.set_defaults(handler=open_studio)
 
 
 def open_studio(args: argparse.Namespace) -> int:

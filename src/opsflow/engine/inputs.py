@@ -30,22 +30,66 @@ class InputError(OpsflowError):
 
 
 def coerce_inputs(declared: Mapping[str, FlowInput], given: Mapping[str, Any]) -> dict[str, Any]:
-    """The inputs of a run: given values converted and checked, defaults for the rest."""
+    """The inputs of a run: given values converted and checked, defaults for the rest.
+
+    Every problem is reported at once, in one InputError of one line: unknown names,
+    values that do not fit, and required inputs left out or given empty.
+    """
+    problems: list[str] = []
     unknown = sorted(set(given) - set(declared))
     if unknown:
         known = ", ".join(declared) or "none"
-        raise InputError(f"the flow has no input '{unknown[0]}'; its inputs are: {known}")
+        problems.append(f"the flow has no input {_names(unknown, 'or')}; its inputs are: {known}")
     values: dict[str, Any] = {}
+    missing: list[str] = []
+    empty: list[str] = []
     for name, spec in declared.items():
-        if name in given:
-            values[name] = coerce_value(name, spec, given[name])
+        if name in given and spec.required and _is_empty(given[name]):
+            empty.append(name)
+        elif name in given:
+            try:
+                values[name] = coerce_value(name, spec, given[name])
+            except InputError as exc:
+                problems.append(str(exc))
         elif spec.default is not None:
             values[name] = spec.default
         elif spec.required:
-            raise InputError(f"input '{name}' is required; give it with --input {name}=VALUE")
+            missing.append(name)
         else:
             values[name] = None
+    if missing:
+        problems.append(f"{_required(missing)}; give {_them(missing)} with {_flags(missing)}")
+    if empty:
+        problems.append(
+            f"{_required(empty)} and cannot be empty; give {_them(empty)} a value with "
+            f"{_flags(empty)}"
+        )
+    if problems:
+        raise InputError("; ".join(problems))
     return values
+
+
+def _is_empty(value: Any) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+def _names(names: list[str], joiner: str = "and") -> str:
+    quoted = [f"'{name}'" for name in names]
+    return quoted[0] if len(quoted) == 1 else f"{', '.join(quoted[:-1])} {joiner} {quoted[-1]}"
+
+
+def _required(names: list[str]) -> str:
+    if len(names) == 1:
+        return f"input {_names(names)} is required"
+    return f"inputs {_names(names)} are required"
+
+
+def _them(names: list[str]) -> str:
+    return "it" if len(names) == 1 else "them"
+
+
+def _flags(names: list[str]) -> str:
+    return " ".join(f"--input {name}=VALUE" for name in names)
 
 
 def coerce_value(name: str, spec: FlowInput, value: Any, *, what: str = "input") -> Any:
@@ -53,51 +97,69 @@ def coerce_value(name: str, spec: FlowInput, value: Any, *, what: str = "input")
 
     `what` names the thing in messages ("input", "form field").
     """
-    converted = _convert(f"{what} '{name}'", spec, value)
+    try:
+        converted = _convert(spec.type, value)
+    except (ValueError, TypeError):
+        raise InputError(_mismatch(what, name, spec.type, value)) from None
     _check(f"{what} '{name}'", spec, converted)
     return converted
 
 
-def _convert(label: str, spec: FlowInput, value: Any) -> Any:
-    kind = spec.type
+#: What a value of each input type must be, in the words of a message.
+_EXPECTED = {
+    "string": "text",
+    "boolean": "true or false",
+    "integer": "an integer",
+    "number": "a number",
+    "object": "a JSON object",
+    "array": "a JSON array",
+}
+
+
+def _mismatch(what: str, name: str, kind: str, value: Any) -> str:
+    shown = repr(value)[:60]
+    if what == "input":
+        return f"input '{name}' must be {_EXPECTED[kind]}, not {shown}"
+    # Approval forms keep the wording the Studio's form shows.
+    return f"{what} '{name}' is of type {kind}, and {shown} is not {_EXPECTED[kind]}"
+
+
+def _convert(kind: str, value: Any) -> Any:
+    """`value` as the input type `kind`; ValueError or TypeError when it is not one."""
     text = value.strip() if isinstance(value, str) else None
-    try:
-        if kind == "string":
-            if not isinstance(value, str):
-                raise ValueError("expected text")
+    if kind == "string":
+        if not isinstance(value, str):
+            raise ValueError(kind)
+        return value
+    if kind == "boolean":
+        if isinstance(value, bool):
             return value
-        if kind == "boolean":
-            if isinstance(value, bool):
-                return value
-            if text is not None and text.lower() in _TRUE | _FALSE:
-                return text.lower() in _TRUE
-            raise ValueError("expected true or false")
-        if kind == "integer":
-            if isinstance(value, bool):
-                raise ValueError("expected a whole number")
-            if isinstance(value, int):
-                return value
-            if isinstance(value, float) and value.is_integer():
-                return int(value)
-            if text is not None:
-                return int(text)
-            raise ValueError("expected a whole number")
-        if kind == "number":
-            if isinstance(value, bool):
-                raise ValueError("expected a number")
-            if isinstance(value, int | float):
-                return value
-            if text is not None:
-                return float(text)
-            raise ValueError("expected a number")
-        expected = dict if kind == "object" else list
-        parsed = json.loads(value) if isinstance(value, str) else value
-        if not isinstance(parsed, expected):
-            raise ValueError(f"expected a JSON {kind}")
-        return parsed
-    except (ValueError, TypeError) as exc:
-        shown = repr(value)[:60]
-        raise InputError(f"{label} is of type {kind}, and {shown} is not ({exc})") from None
+        if text is not None and text.lower() in _TRUE | _FALSE:
+            return text.lower() in _TRUE
+        raise ValueError(kind)
+    if kind == "integer":
+        if isinstance(value, bool):
+            raise ValueError(kind)
+        if isinstance(value, int):
+            return value
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+        if text is not None:
+            return int(text)
+        raise ValueError(kind)
+    if kind == "number":
+        if isinstance(value, bool):
+            raise ValueError(kind)
+        if isinstance(value, int | float):
+            return value
+        if text is not None:
+            return float(text)
+        raise ValueError(kind)
+    expected = dict if kind == "object" else list
+    parsed = json.loads(value) if isinstance(value, str) else value
+    if not isinstance(parsed, expected):
+        raise ValueError(kind)
+    return parsed
 
 
 def _check(label: str, spec: FlowInput, value: Any) -> None:

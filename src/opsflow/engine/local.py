@@ -795,6 +795,20 @@ class ActiveRun:
                 "of Opsflow; `--dry-run` shows what it would do",
                 retryable=False,
             )
+        if self.options.dry_run:
+            # A read-only step runs in a dry run too; when a credential it needs is not set
+            # here, say so and simulate the step instead of failing the run.
+            for _path, name, kind in walk_strings(params):
+                if kind != "credential":
+                    continue
+                try:
+                    await asyncio.to_thread(self.credential_fields, name)
+                except NodeError as exc:
+                    message = f"dry run: would need credential '{name}'; step simulated ({exc})"
+                    self.log(node.id, "warning", message)
+                    chosen = {k: v for k, v in rendered.items() if k in params.model_fields_set}
+                    output = {"dry_run": True, "would_run": spec.type, "params": chosen}
+                    return NodeOutcome({**output, "missing_credential": name})
         executor = load_executor(spec.executor)
         call = self.call(node, spec, rendered, attempt)
         if not is_async(executor):

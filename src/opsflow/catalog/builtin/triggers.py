@@ -10,8 +10,6 @@ from datetime import datetime
 from typing import Any, Literal, Self
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import jsonschema
-from croniter import croniter
 from pydantic import Field, field_validator, model_validator
 
 from opsflow.catalog.builtin.checks import check_http_url, parse_statuses
@@ -77,6 +75,8 @@ class ScheduleParams(Params):
                     f"'{value}' is not a known alias; use one of {', '.join(CRON_ALIASES)}"
                 )
             return expr
+        from croniter import croniter  # only where cron expressions are checked or used
+
         if len(expr.split()) != 5:
             raise ValueError(
                 f"'{value}' has {len(expr.split())} fields; a cron expression has 5 "
@@ -116,6 +116,8 @@ def next_fire_times(params: ScheduleParams, start: datetime, count: int) -> list
         raise ValueError("start must be timezone-aware, e.g. datetime.now(timezone.utc)")
     if count < 0:
         raise ValueError(f"count must not be negative, got {count}")
+    from croniter import croniter  # only where cron expressions are checked or used
+
     expr = CRON_ALIASES.get(params.cron, params.cron)
     fixed_hour = expr.split()[1] != "*"
     iterator = croniter(expr, start.astimezone(ZoneInfo(params.timezone)))
@@ -206,6 +208,8 @@ class WebhookParams(Params):
                     f"body_schema type {name!r} is not a JSON type; use one of "
                     f"{', '.join(sorted(JSON_TYPES))}"
                 )
+        import jsonschema  # only for flows whose webhooks check their bodies
+
         try:
             jsonschema.validators.validator_for(value).check_schema(value)
         except jsonschema.SchemaError as exc:
