@@ -69,13 +69,30 @@ def limit_address_space() -> None:
     resource.setrlimit(resource.RLIMIT_AS, (ADDRESS_SPACE_BYTES, ADDRESS_SPACE_BYTES))
 
 
+# Runs `opsflow ARGS` and, at exit, writes the process's own peak resident memory (VmHWM,
+# which starts afresh at exec; the kernel's ru_maxrss would also count the pages of the
+# forked test process before exec).
+REPORTING_PEAK = """
+import atexit, sys
+def report():
+    with open("/proc/self/status", encoding="ascii") as status:
+        peak = next(line.split()[1] for line in status if line.startswith("VmHWM:"))
+    with open(path, "w", encoding="ascii") as out:
+        out.write(peak)
+atexit.register(report)
+path, sys.argv = sys.argv[1], ["opsflow", *sys.argv[2:]]
+from opsflow.cli.main import main
+sys.exit(main())
+"""
+
+
 def run_measured(args: list[str], folder: Path, timeout_s: float) -> tuple[int, str, str, int, int]:
-    """Run `python -m opsflow ARGS`; its exit code, stdout, stderr, and peak memory in bytes
-    (from the kernel when reaped, and the last `VmHWM` read while it ran)."""
-    out_path, err_path = folder / "stdout", folder / "stderr"
+    """Run `opsflow ARGS`; its exit code, stdout, stderr, and peak memory in bytes (what
+    the process reported at exit, and the last `VmHWM` read while it ran)."""
+    out_path, err_path, peak_path = folder / "stdout", folder / "stderr", folder / "peak"
     with out_path.open("wb") as out, err_path.open("wb") as err:
         child = subprocess.Popen(
-            [sys.executable, "-m", "opsflow", *args],
+            [sys.executable, "-c", REPORTING_PEAK, str(peak_path), *args],
             stdout=out,
             stderr=err,
             stdin=subprocess.DEVNULL,
@@ -103,7 +120,7 @@ def run_measured(args: list[str], folder: Path, timeout_s: float) -> tuple[int, 
         child.returncode,
         out_path.read_text(encoding="utf-8"),
         err_path.read_text(encoding="utf-8"),
-        rusage.ru_maxrss * 1024,  # kilobytes on Linux
+        int(peak_path.read_text(encoding="ascii")) * 1024,  # kilobytes
         hwm,
     )
 
