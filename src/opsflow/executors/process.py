@@ -15,6 +15,9 @@ With `shell: true` the line runs with `/bin/sh -c` (cmd.exe on Windows) exactly 
 the node refuses templates in it (`ShellParams`), so no run data is ever parsed by a shell;
 data reaches the line through `env` ("$NAME").
 
+Python scripts run with the Python running Opsflow; an installed bundle (frozen) has none to
+lend, so it uses `OPSFLOW_PYTHON`, else `python3`, `python` or `py` on PATH.
+
 The environment is the runner's without its credentials (`OPSFLOW_CRED_*` variables and where
 the credentials file is), plus `env`. With `inherit_env` off the process sees only `env`: PATH
 is then absent unless given (the program itself is still looked up in /bin:/usr/bin).
@@ -78,7 +81,7 @@ def script(call: NodeCall) -> NodeOutcome:
         if language == "bash":
             argv = ["bash", path, *args]
         elif language == "python":
-            argv = [sys.executable, path, *args]
+            argv = [_python(call, env), path, *args]
         else:
             pwsh = shutil.which("pwsh", path=os.pathsep.join(os.get_exec_path(env)))
             if pwsh is None:
@@ -92,6 +95,39 @@ def script(call: NodeCall) -> NodeOutcome:
         return _run(call, argv, f"the {language} script", env)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def _python(call: NodeCall, env: Mapping[str, str]) -> str:
+    """The Python that runs python scripts: the one running Opsflow, unless Opsflow is frozen.
+
+    In an installed bundle `sys.executable` is the Opsflow program itself, so a real Python is
+    looked for: `OPSFLOW_PYTHON` (the runner's setting: a path or a program name), else
+    `python3`, `python` or `py` on the script's PATH.
+    """
+    if not getattr(sys, "frozen", False):
+        return sys.executable
+    search = os.pathsep.join(os.get_exec_path(env))
+    setting = os.environ.get("OPSFLOW_PYTHON", "").strip()
+    if setting:
+        chosen = shutil.which(setting, path=search)
+        if chosen is None:
+            raise NodeError(
+                f"node '{call.node.id}': OPSFLOW_PYTHON is set to '{setting}', which is not a "
+                "program that can be run here, so the python script cannot run; set it to the "
+                "full path of a Python 3 interpreter",
+                retryable=False,
+            )
+        return chosen
+    for name in ("python3", "python", "py"):
+        found = shutil.which(name, path=search)
+        if found is not None:
+            return found
+    raise NodeError(
+        f"node '{call.node.id}': no Python was found to run the python script; install "
+        "Python 3 so that python3, python or py is on PATH, or set OPSFLOW_PYTHON to the full "
+        "path of a Python 3 interpreter",
+        retryable=False,
+    )
 
 
 def _run(call: NodeCall, argv: Sequence[str], what: str, env: Mapping[str, str]) -> NodeOutcome:
