@@ -196,9 +196,7 @@ class Journal:
         at: float | None = None,
     ) -> bool:
         """End a run whose owner is gone as interrupted; False if it is over."""
-        return cast(
-            bool, self._call(lambda store: store.mark_interrupted(run_id, error=error, at=at))
-        )
+        return cast(bool, self._call(lambda store: store.end_run(run_id, error=error, at=at)))
 
     # -- reading -------------------------------------------------------------------------
 

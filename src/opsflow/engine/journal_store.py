@@ -205,7 +205,7 @@ class JournalStore:
                 )
         return record
 
-    def mark_interrupted(
+    def end_run(
         self,
         run_id: str,
         *,
@@ -313,11 +313,13 @@ class JournalStore:
     def _check_owned(self, runs: Mapping[str, int]) -> None:
         me = this_process().id
         for run_id in runs:
-            row = self.db.execute(_OWNER_OF_RUN, (run_id,)).fetchone()
-            if row is None:
+            # The common case is one primary-key lookup; the owner's row only to say who.
+            mine = self.db.execute("SELECT owner FROM runs WHERE id = ?", (run_id,)).fetchone()
+            if mine is None:
                 raise ValueError(f"run {run_id} is not in the journal; call create_run first")
-            if row[0] == me:
+            if mine[0] == me:
                 continue
+            row = self.db.execute(_OWNER_OF_RUN, (run_id,)).fetchone()
             owner = process_from_row(row[1:-1])
             if owner is not None:
                 raise RunOwnedError(run_id, owner)

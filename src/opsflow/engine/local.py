@@ -235,9 +235,7 @@ def _end_unstarted(journal: Journal, run_id: str, done: concurrent.futures.Futur
         return
     error = "the run was cancelled before it started"
     with contextlib.suppress(JournalError):
-        journal.submit(
-            lambda store: store.mark_interrupted(run_id, error=error, outcome="cancelled")
-        )
+        journal.submit(lambda store: store.end_run(run_id, error=error, outcome="cancelled"))
 
 
 class ActiveRun:
