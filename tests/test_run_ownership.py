@@ -274,6 +274,46 @@ def test_runs_of_a_killed_runner_show_as_owner_gone_and_resume_all_finishes_them
     assert again.finish() == 0 and "no interrupted runs to resume" in again.said()
 
 
+def test_resume_all_exits_1_when_any_run_stays_interrupted_even_if_another_waits(
+    launch: Launch, tmp_path: Path
+) -> None:
+    db, ledger, hold = tmp_path / "runs.sqlite", tmp_path / "ledger", tmp_path / "hold"
+    approval = {
+        "id": "ok",
+        "type": "control.approval",
+        "params": {"approvers": ["alice"], "message": "go?"},
+    }
+    blocked = write(
+        tmp_path / "blocked.flow.json",
+        "blocked",
+        [{"id": "start", "type": "trigger.manual"}, append("a1", ledger, hold=str(hold))],
+        ["start", "a1"],
+    )
+    waits = write(
+        tmp_path / "waits.flow.json",
+        "waits",
+        [
+            {"id": "start", "type": "trigger.manual"},
+            append("b1", ledger, idempotent=True, hold=str(hold)),
+            approval,
+        ],
+        ["start", "b1", "ok"],
+    )
+    hold.touch()
+    for flow, node in ((blocked, "a1"), (waits, "b1")):
+        victim = launch("run", flow, "--store", db, "--json")
+        victim.wait_until(node_started(node), 30)
+        assert victim.kill()
+    hold.unlink()
+    everything = launch("runs", "resume", "--all", "--store", db)
+    # One run stays interrupted (its step may have acted), the other waits for a decision:
+    # the failure is what the exit code reports.
+    assert everything.finish() == 1, everything.said()
+    with Journal(db) as journal:
+        states = {r.flow_id: r.state for r in journal.list_runs()}
+    assert states == {"blocked": "interrupted", "waits": "waiting"}
+
+
 def test_a_restarted_serve_reports_orphaned_runs_and_resumes_them_when_asked(
     launch: Launch, tmp_path: Path
 ) -> None:

@@ -358,7 +358,9 @@ def register_run_commands(commands: Commands) -> None:
     resume.add_argument(
         "--all",
         action="store_true",
-        help="resume every interrupted run, also those whose process is gone (oldest first)",
+        help="resume every interrupted run, also those whose process is gone (oldest first); "
+        "exit 1 if any failed or stays interrupted, else 2 if any could not be resumed, "
+        "else 3 if any waits for an approval",
     )
     resume.add_argument(
         "--rerun",

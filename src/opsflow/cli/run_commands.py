@@ -144,8 +144,12 @@ def resume_flow(args: argparse.Namespace) -> int:
 
 
 def resume_all(args: argparse.Namespace) -> int:
-    """Resume every interrupted run (also orphaned ones), oldest first, without prompts."""
-    worst = 0
+    """Resume every interrupted run (also orphaned ones), oldest first, without prompts.
+
+    Exit 1 when any of them failed or stays interrupted, else 2 when any could not be
+    resumed (driven elsewhere, over meanwhile), else 3 when any waits for an approval.
+    """
+    outcomes: set[int] = set()
     with _journal(args) as journal:
         records = journal.list_runs(state="interrupted", limit=100_000)[::-1]
         if not records:
@@ -160,11 +164,14 @@ def resume_all(args: argparse.Namespace) -> int:
                 )
             except OpsflowError as exc:  # driven elsewhere, or over meanwhile: say, go on
                 print(f"run {record.id}: not resumed: {exc}", file=sys.stderr, flush=True)
-                worst = max(worst, 2)
+                outcomes.add(2)
                 continue
             view.summary(result)
-            worst = max(worst, exit_code(result) if exit_code(result) < 100 else 1)
-    return worst
+            outcomes.add(exit_code(result))
+    # What went wrong comes first: a failure, then a refusal, then a wait for people.
+    if outcomes - {0, 2, 3}:
+        return 1
+    return next((code for code in (2, 3) if code in outcomes), 0)
 
 
 def _drive(coroutine: Any, runner: LocalRunner | None, view: Progress | None = None) -> RunResult:
