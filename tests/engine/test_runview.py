@@ -134,3 +134,20 @@ def test_a_failure_with_an_error_path_carries_the_error_edge() -> None:
     assert view.nodes["a"].state == "failed" and view.nodes["a"].port == "error"
     assert view.carried("a", "error", "handle")
     assert view.nodes["handle"].state == "succeeded"
+
+
+def test_an_owner_gone_shows_an_unfinished_run_interrupted_and_leaves_an_ended_one_alone() -> None:
+    flow = make_flow([n("start", "trigger.manual"), n("a")], ["start.out>a"])
+    view = RunView("r", flow)
+    view.apply(Event("r", 1, "run_started", 1.0, None, {"trigger": "start"}))
+    view.apply(Event("r", 2, "node_started", 2.0, "a", {"attempt": 1}))
+    view.owner_gone("opsflow run (pid 7 on h, since …)")
+    assert view.phase == "interrupted"
+    assert view.error == (
+        "opsflow run (pid 7 on h, since …) was driving this run and is gone; resume it to continue"
+    )
+    assert view.nodes["a"].state == "running"  # in flight: how it ended is not known
+    ended = RunView("s", flow)
+    ended.apply(Event("s", 1, "run_finished", 3.0, None, {"outcome": "succeeded"}))
+    ended.owner_gone("x")
+    assert (ended.phase, ended.error) == ("succeeded", None)

@@ -157,3 +157,38 @@ def test_a_resumed_run_over_before_resume_returns_shows_every_event(
     order = heard.order()
     assert order.index("resumed") < order.index("ended") and order[-1] == "ended", order
     assert not later.busy
+
+
+DIES_DRIVING = """
+import os, sys
+from pathlib import Path
+from opsflow.engine.events import Event
+from opsflow.engine.journal import Journal
+from opsflow.engine.owners import set_role
+set_role("opsflow run")
+journal = Journal(Path(sys.argv[1]))
+journal.create_run("orphan", flow_id="instant-flow", flow_path=None, flow_json=sys.argv[2],
+                   trigger="start", payload=None, inputs={}, dry_run=False)
+journal.append(Event("orphan", 1, "run_started", 1.0))
+journal.append(Event("orphan", 2, "node_started", 2.0, "first", {"attempt": 1}))
+os._exit(0)  # dies while driving it: nothing ends the run or lets it go
+"""
+
+
+def test_a_past_run_whose_process_is_gone_is_shown_interrupted_not_running(
+    sessions: list[RunSession], tmp_path: Path
+) -> None:
+    import subprocess
+    import sys
+
+    from opsflow.flowfile import dump_flow
+
+    journal = tmp_path / "runs.sqlite"
+    text = dump_flow(parse_flow(json.dumps(instant_flow())))
+    subprocess.run([sys.executable, "-c", DIES_DRIVING, str(journal), text], check=True)
+    session = RunSession(FlowDocument(parse_flow(text)), journal)
+    sessions.append(session)
+    view = session.show_past_run("orphan")
+    assert view.phase == "interrupted"
+    assert view.error is not None and "opsflow run (pid " in view.error
+    assert "is gone" in view.error

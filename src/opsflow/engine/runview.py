@@ -124,6 +124,15 @@ class RunView:
             del self.nodes[node_id]
         return dropped
 
+    def owner_gone(self, owner: str) -> None:
+        """The process driving the run is gone (the journal says so; no event can): show the
+        run as interrupted. Nodes in flight stay as they were: nobody knows how they ended."""
+        if self.phase in ("succeeded", "failed", "cancelled", "interrupted"):
+            return
+        self.phase = "interrupted"
+        self.paused_at = None
+        self.error = f"{owner} was driving this run and is gone; resume it to continue"
+
     # -- node events ---------------------------------------------------------------------
 
     def _node(self, event: Event) -> NodeRun:

@@ -229,6 +229,12 @@ class RunSession(QObject):
         self._show(RunView(run_id, self._flow_of(run_id)))
         self._fold(self.journal().events(run_id))
         assert self.view is not None
+        record = self.journal().get_run(run_id)
+        if record is not None and record.orphaned:
+            owner = record.owner.describe() if record.owner else "the process"
+            self.view.owner_gone(owner)
+            self.view_changed.emit(None)
+            self.phase_changed.emit(self.view.phase)
         return self.view
 
     def refresh_shown_run(self) -> None:
