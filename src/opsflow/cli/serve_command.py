@@ -75,7 +75,8 @@ async def _serve(triggers: TriggerHost, host: str, port: int, resume: bool = Fal
     elif interrupted:
         _say(
             f"{len(interrupted)} run(s) were left interrupted; resume them with "
-            "`opsflow runs resume --all`, or start serve with --resume-interrupted"
+            "--resume-interrupted at the next start, one by one with `opsflow runs resume RUN`, "
+            "or with every other interrupted run of the journal by `opsflow runs resume --all`"
         )
     await stop.wait()
     in_flight = len(triggers.runs)
