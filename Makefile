@@ -31,6 +31,7 @@ lint: $(DEV_STAMP)
 	$(DEV)/bin/ruff check src tests benchmarks tools packaging
 	$(DEV)/bin/ruff format --check src tests benchmarks tools packaging
 	$(DEV)/bin/mypy
+	$(DEV)/bin/lint-imports --no-cache
 
 # Programs the tests start as real peers (sshd, Alertmanager, Xvfb, ...): installed when missing.
 peers:

@@ -40,10 +40,10 @@ import requests
 import engine_nodes
 from engine_nodes import HTTP_GET, NOOP, NOOP_INLINE, NOOP_SYNC, noop, noop_sync
 from opsflow.catalog.registry import Catalog, builtin_specs
-from opsflow.engine.execute import NodeCall
 from opsflow.engine.journal import Journal
 from opsflow.engine.local import LocalRunner
 from opsflow.model.flow import Edge, Flow, FlowSettings, Node
+from opsflow.nodeapi import NodeCall
 
 NODES = 10_000
 MAX_CONCURRENCY = 1024  # the most FlowSettings allows

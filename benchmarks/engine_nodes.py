@@ -12,7 +12,7 @@ import requests
 
 from opsflow.catalog.fields import Params
 from opsflow.catalog.spec import ACTION_PORTS, NodeSpec
-from opsflow.engine.execute import NodeCall, NodeOutcome
+from opsflow.nodeapi import NodeCall, NodeOutcome
 
 NOOP = "bench.noop"
 NOOP_SYNC = "bench.noop_sync"

@@ -2,7 +2,7 @@
 
 import sys
 
-from opsflow.studio.app import main
+from opsflow.cli.studio_command import main
 
 if __name__ == "__main__":
     sys.exit(main())

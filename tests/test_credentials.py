@@ -220,7 +220,12 @@ def test_cli_set_list_test_delete(home: Path) -> None:
         "--field", f"password=@{secret_file}",
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == "web: saved in the keyring"
+    # keyrings.alt's PlaintextKeyring is a keyring backend, but a plain file: the user is told.
+    keyring_file = home / "data" / "python_keyring" / "keyring_pass.cfg"
+    assert result.stdout.strip() == (
+        f"web: saved in the keyring (file PlaintextKeyring, which keeps it in the file "
+        f"{keyring_file})"
+    )
     result = cli(home, "set", "api", "--kind", "token", "--field", "token=env:TOK", TOK=SECRET)
     assert result.returncode == 0, result.stderr
     stored = PlaintextKeyring()
@@ -334,7 +339,7 @@ def test_cli_set_prompts_on_a_terminal_without_echoing_the_secret(home: Path) ->
     os.write(master, b"bot\n")
     expect("mail password: ")
     os.write(master, SECRET.encode() + b"\n")
-    expect("mail: saved in the keyring")
+    expect("mail: saved in the keyring (file PlaintextKeyring")
     assert process.wait(30) == 0, screen
     os.close(master)
     assert SECRET not in screen

@@ -9,12 +9,12 @@ import pytest
 from opsflow.catalog.builtin.actions_local import ScriptParams, ShellParams
 from opsflow.catalog.builtin.actions_remote import HttpParams
 from opsflow.catalog.builtin.control import ApprovalParams, ForeachParams
+from opsflow.catalog.fields import render_params
 from opsflow.expr import (
     CONTEXT_NAMES,
     ExpressionError,
     build_context,
     evaluate_expression,
-    render_params,
     render_template,
 )
 

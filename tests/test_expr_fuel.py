@@ -17,12 +17,12 @@ from typing import Any
 import pytest
 
 from opsflow.catalog.builtin.actions_flow import SetVarsParams
+from opsflow.catalog.fields import render_params
 from opsflow.expr import (
     MAX_STEPS,
     ExpressionError,
     build_context,
     evaluate_expression,
-    render_params,
     render_template,
     sandbox,
 )

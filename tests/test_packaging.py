@@ -18,9 +18,9 @@ import pytest
 
 from opsflow.catalog.builtin.actions_local import ScriptParams
 from opsflow.catalog.registry import Catalog, builtin_specs
-from opsflow.engine.execute import NodeCall, NodeError
 from opsflow.executors.process import script
 from opsflow.flowfile import parse_flow
+from opsflow.nodeapi import NodeCall, NodeError
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX launcher scripts")
 

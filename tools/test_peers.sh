@@ -1,7 +1,7 @@
 #!/bin/sh
 # Makes sure the programs the tests start as real peers are installed: OpenSSH's sshd (SSH
 # action tests), Alertmanager and amtool (the outage sample), Xvfb and xdotool (the Studio under
-# a real X server). Missing ones are installed with apt-get when this runs as root on
+# a real X server, with the libraries Qt's X11 plugin loads). Missing ones are installed with apt-get when this runs as root on
 # Debian/Ubuntu; otherwise it names the exact command to run and exits 2.
 set -u
 missing=""
@@ -18,6 +18,18 @@ need amtool prometheus-alertmanager
 need openssl openssl
 need Xvfb xvfb
 need xdotool xdotool
+# Libraries are looked up as Debian packages, where dpkg can tell.
+need_package() {
+  if command -v dpkg-query >/dev/null 2>&1 &&
+    ! dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "ok installed"; then
+    missing="$missing $1"
+  fi
+}
+for package in libegl1 libgl1 libfontconfig1 libdbus-1-3 libxkbcommon-x11-0 libxcb-cursor0 \
+  libxcb-icccm4 libxcb-image0 libxcb-keysyms1 libxcb-randr0 libxcb-render-util0 libxcb-shape0 \
+  libxcb-xinerama0 libxcb-xkb1; do
+  need_package "$package"
+done
 missing=${missing# }
 [ -z "$missing" ] && exit 0
 

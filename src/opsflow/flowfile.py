@@ -7,7 +7,7 @@ a `FlowFileError` with one line naming the file and the place.
 
 Saving is canonical (fixed key order, nodes and edges in a stable order,
 two-space indent, UTF-8, trailing newline: saving an unchanged flow is
-byte-identical) and atomic (temporary file, fsync, rename).
+byte-identical) and atomic (`opsflow.atomicfile`: temporary file, fsync, rename).
 """
 
 from __future__ import annotations
@@ -15,13 +15,13 @@ from __future__ import annotations
 import difflib
 import os
 import re
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import pydantic_core
 from pydantic import ValidationError
 
+from opsflow.atomicfile import write_atomic
 from opsflow.catalog.registry import Catalog, default_catalog
 from opsflow.errors import FlowFileError
 from opsflow.model.flow import (
@@ -90,42 +90,6 @@ def canonical_document(flow: Flow) -> dict[str, Any]:
 def save_flow(flow: Flow, path: str | os.PathLike[str]) -> None:
     """Write the canonical text atomically: readers see the old file or the new one."""
     write_atomic(Path(path), dump_flow(flow).encode("utf-8"))
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    """Replace `path` with `data` via a temporary file in the same folder."""
-    folder = path.parent if str(path.parent) else Path(".")
-    try:
-        mode = path.stat().st_mode & 0o7777
-    except FileNotFoundError:
-        umask = os.umask(0)
-        os.umask(umask)
-        mode = 0o666 & ~umask
-    fd, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(temp_name, mode)
-        os.replace(temp_name, path)
-    except BaseException:
-        Path(temp_name).unlink(missing_ok=True)
-        raise
-    _fsync_folder(folder)
-
-
-def _fsync_folder(folder: Path) -> None:
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return  # not supported here (e.g. Windows); the rename is still atomic
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 def _read_bytes(path: Path, source: str) -> bytes:

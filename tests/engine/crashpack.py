@@ -15,7 +15,7 @@ from pydantic import Field
 
 from opsflow.catalog.fields import Params, template
 from opsflow.catalog.spec import ACTION_PORTS, NodeSpec
-from opsflow.engine.execute import NodeCall, NodeOutcome
+from opsflow.nodeapi import NodeCall, NodeOutcome
 
 
 class AppendParams(Params):

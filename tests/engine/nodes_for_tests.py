@@ -10,7 +10,7 @@ from pydantic import Field
 from opsflow.catalog.fields import Params, template
 from opsflow.catalog.registry import Catalog, builtin_specs
 from opsflow.catalog.spec import ACTION_PORTS, NodeSpec
-from opsflow.engine.execute import NodeCall, NodeError, NodeOutcome
+from opsflow.nodeapi import NodeCall, NodeError, NodeOutcome
 
 #: Calls seen by `record`, in order: (node id, rendered params).
 CALLS: list[tuple[str, dict[str, Any]]] = []

@@ -12,10 +12,10 @@ import pytest
 
 from opsflow.catalog.builtin.actions_local import FileParams
 from opsflow.catalog.registry import Catalog, builtin_specs
-from opsflow.engine.execute import NodeCall, NodeError, NodeOutcome
 from opsflow.engine.local import LocalRunner
 from opsflow.executors.files import file_operation
 from opsflow.model.flow import Flow, Node
+from opsflow.nodeapi import NodeCall, NodeError, NodeOutcome
 
 SPEC = next(spec for spec in builtin_specs() if spec.type == "action.file")
 

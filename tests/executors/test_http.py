@@ -20,10 +20,10 @@ import pytest
 
 from opsflow.catalog.builtin.actions_remote import HttpParams
 from opsflow.catalog.registry import Catalog, builtin_specs
-from opsflow.engine.execute import NodeCall, NodeError, NodeOutcome
 from opsflow.engine.local import LocalRunner
 from opsflow.executors.http import http_request
 from opsflow.model.flow import Flow
+from opsflow.nodeapi import NodeCall, NodeError, NodeOutcome
 from tests.executors.certs import server_certificate
 
 EXECUTOR = "opsflow.executors.http:http_request"

@@ -24,10 +24,10 @@ from aiosmtpd.smtp import AuthResult, Envelope, LoginPassword, Session
 
 from opsflow.catalog.builtin.actions_messaging import ChatParams, EmailParams
 from opsflow.catalog.registry import Catalog, builtin_specs
-from opsflow.engine.execute import NodeCall, NodeError, NodeOutcome
 from opsflow.engine.local import LocalRunner
 from opsflow.executors.messaging import chat_payload, html_to_text, send_chat, send_email
 from opsflow.model.flow import Flow
+from opsflow.nodeapi import NodeCall, NodeError, NodeOutcome
 from tests.executors.certs import server_certificate
 
 EXECUTORS = {

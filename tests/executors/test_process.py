@@ -19,11 +19,11 @@ from hypothesis import strategies as st
 
 from opsflow.catalog.builtin.actions_local import ScriptParams, ShellParams
 from opsflow.catalog.registry import Catalog, builtin_specs
-from opsflow.engine.execute import STOP_GRACE_S, NodeCall, NodeError, NodeOutcome, NodeStopped
 from opsflow.engine.local import LocalRunner
 from opsflow.executors.process import script, shell
 from opsflow.flowfile import parse_flow
 from opsflow.model.flow import Flow
+from opsflow.nodeapi import STOP_GRACE_S, NodeCall, NodeError, NodeOutcome, NodeStopped
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX process groups")
 

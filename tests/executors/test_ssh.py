@@ -21,11 +21,11 @@ import pytest
 
 from opsflow.catalog.builtin.actions_remote import SshParams
 from opsflow.catalog.registry import Catalog, builtin_specs
-from opsflow.engine.execute import STOP_GRACE_S, NodeCall, NodeError, NodeOutcome, NodeStopped
 from opsflow.engine.local import LocalRunner
 from opsflow.executors.ssh import ssh_command
 from opsflow.flowfile import parse_flow
 from opsflow.model.flow import Flow
+from opsflow.nodeapi import STOP_GRACE_S, NodeCall, NodeError, NodeOutcome, NodeStopped
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="OpenSSH sshd on POSIX")
 

@@ -23,10 +23,10 @@ import pytest
 from opsflow.catalog.builtin.actions_messaging import TicketParams
 from opsflow.catalog.builtin.actions_remote import HttpParams
 from opsflow.catalog.registry import Catalog, builtin_specs
-from opsflow.engine.execute import NodeCall, NodeError, NodeOutcome
 from opsflow.engine.local import LocalRunner
 from opsflow.executors.tickets import ticket
 from opsflow.model.flow import Flow
+from opsflow.nodeapi import NodeCall, NodeError, NodeOutcome
 from tests.catalog.helpers import rejection
 
 CATALOG = Catalog(

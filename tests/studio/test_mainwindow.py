@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from PySide6.QtCore import QPoint, QPointF, QRectF, Qt
+from PySide6.QtCore import QPoint, QPointF, QRectF, QSettings, Qt
 from PySide6.QtGui import QImage
 from PySide6.QtWidgets import (
     QApplication,
@@ -204,6 +204,14 @@ def test_save_writes_canonical_text_atomically(
     assert sorted(p.name for p in path.parent.iterdir()) == [path.name]
     assert warnings and "No space left on device" in warnings[0]
     assert window.isWindowModified()
+
+
+def test_recent_files_ignore_a_setting_that_is_not_a_list() -> None:
+    # QSettings gives back whatever was stored there (a str for a one-item list).
+    QSettings().setValue(files.RECENT_KEY, 5)
+    assert files.recent_files() == []
+    QSettings().setValue(files.RECENT_KEY, "/a.flow.json")
+    assert files.recent_files() == [Path("/a.flow.json")]
 
 
 def test_save_as_adds_the_extension_and_retitles(

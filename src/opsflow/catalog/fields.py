@@ -6,14 +6,18 @@ to show. Strings in `template` fields are Jinja templates rendered once
 before the node runs; `expression` fields are Jinja expressions (conditions);
 `credential` fields name a credential; `script` fields are literal code,
 never templated (pass values to scripts as arguments or environment).
+`render_params` renders a node's parameters for a run by these kinds, through `opsflow.expr`.
 """
 
 from __future__ import annotations
 
 import functools
+from collections.abc import Mapping
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from opsflow.expr import MAX_OUTPUT_CHARS, MAX_STEPS, ExpressionError, Rendering, is_template
 
 FieldKind = Literal["template", "expression", "credential", "script", "cron", "path", "form"]
 KIND_KEY = "x-opsflow"
@@ -83,6 +87,57 @@ def walk_strings(
             continue  # a literal string: nothing to report
         _walk_value(value, f"{prefix}{name}", kind, found, only_set)
     return found
+
+
+def render_params(
+    params: BaseModel,
+    context: Mapping[str, Any],
+    *,
+    max_steps: int = MAX_STEPS,
+    max_output_chars: int = MAX_OUTPUT_CHARS,
+) -> dict[str, Any]:
+    """A node's rendered input: its params as JSON-ready data, each template string rendered and
+    each expression evaluated; other strings (scripts, credential names, paths) stay as written.
+
+    Nested lists and mappings keep their shape. The values are rendered as one `Rendering`, so
+    together they share the step limit and the size limit of `opsflow.expr`.
+    """
+    rendering = Rendering(context, max_steps=max_steps, max_output_chars=max_output_chars)
+
+    def walk(value: Any, dumped: Any, kind: str | None, path: str) -> Any:
+        if kind == "form" and isinstance(value, BaseModel):  # JSON Schema, as the flow file has it
+            return value.model_dump(mode="json", by_alias=True, exclude_none=True)
+        if isinstance(value, BaseModel):
+            return {
+                name: walk(
+                    getattr(value, name), item, field_kind(type(value), name), f"{path}.{name}"
+                )
+                for name, item in dumped.items()
+            }
+        if isinstance(value, str) and (
+            kind == "expression" or (kind == "template" and is_template(value))
+        ):
+            try:
+                return rendering.render(value, expression=kind == "expression")
+            except ExpressionError as exc:
+                raise ExpressionError(f"{path.lstrip('.')}: {exc}", exc.line) from None
+        if (
+            isinstance(value, list | tuple)
+            and isinstance(dumped, list)
+            and len(value) == len(dumped)
+        ):
+            return [
+                walk(v, d, kind, f"{path}[{i}]")
+                for i, (v, d) in enumerate(zip(value, dumped, strict=True))
+            ]
+        if isinstance(value, dict) and isinstance(dumped, dict) and len(value) == len(dumped):
+            return {
+                k: walk(v, d, kind, f"{path}.{k}")
+                for (k, v), d in zip(value.items(), dumped.values(), strict=True)
+            }
+        return dumped
+
+    return walk(params, params.model_dump(mode="json"), None, "")  # type: ignore[no-any-return]
 
 
 def _walk_value(

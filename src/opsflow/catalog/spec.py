@@ -34,6 +34,8 @@ class NodeSpec:
     category: Category
     title: str
     doc: str
+    #: A built-in icon's name ("action-shell": resources/icons/action-shell.svg) or a pack's
+    #: own SVG as "package:path/in/package.svg" (see `opsflow.catalog.icons`).
     icon: str
     params: ParamsModel
     ports: tuple[str, ...]

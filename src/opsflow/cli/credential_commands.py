@@ -26,6 +26,7 @@ from opsflow.credentials import (
     save,
 )
 from opsflow.credentials.kinds import check_kind, check_name, field_spec
+from opsflow.credentials.store import keyring_description
 
 _KEY_HEADERS = (
     "-----BEGIN OPENSSH PRIVATE KEY-----",
@@ -102,7 +103,7 @@ def set_credential(args: argparse.Namespace) -> int:
         )
     where = save(Credential(name, kind, fields), to=args.store)
     if where == "keyring":
-        print(f"{name}: saved in the keyring")
+        print(f"{name}: saved in the keyring ({keyring_description()})")
     else:
         note = " (no keyring is available here)" if args.store == "auto" else ""
         print(f"{name}: saved in {where}{note}")

@@ -11,9 +11,10 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from opsflow.atomicfile import write_atomic
 from opsflow.catalog.registry import Catalog, default_catalog
 from opsflow.errors import FlowFileError, OpsflowError
-from opsflow.flowfile import dump_flow, load_flow, write_atomic
+from opsflow.flowfile import dump_flow, load_flow
 from opsflow.model.flow import Flow, Node
 from opsflow.validate import has_errors, validate_flow
 

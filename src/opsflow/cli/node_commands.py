@@ -14,6 +14,7 @@ from pydantic import ValidationError
 
 from opsflow.catalog.builtin.triggers import ScheduleParams, next_fire_times
 from opsflow.catalog.fields import KIND_KEY
+from opsflow.catalog.icons import icon_file
 from opsflow.catalog.registry import default_catalog
 from opsflow.catalog.spec import NodeSpec
 from opsflow.errors import OpsflowError
@@ -65,6 +66,7 @@ def _flags(spec: NodeSpec) -> str:
 
 
 def _spec_json(spec: NodeSpec) -> dict[str, Any]:
+    found = icon_file(spec.icon)
     return {
         "type": spec.type,
         "version": spec.version,
@@ -72,6 +74,9 @@ def _spec_json(spec: NodeSpec) -> dict[str, Any]:
         "title": spec.title,
         "doc": spec.doc,
         "icon": spec.icon,
+        "icon_file": str(found) if found else None,
+        "executor": spec.executor,
+        "pack": default_catalog().pack_of(spec.type),
         "ports": list(spec.ports),
         "dynamic_ports": spec.dynamic_ports is not None,
         "side_effects": spec.side_effects if isinstance(spec.side_effects, bool) else "depends",
@@ -84,7 +89,7 @@ def _spec_text(spec: NodeSpec) -> str:
     lines = [f"{spec.type} (version {spec.version}) — {spec.title}", ""]
     lines += textwrap.wrap(spec.doc, 78)
     ports = ", ".join(spec.ports) + (" (plus one per case)" if spec.dynamic_ports else "")
-    lines += ["", f"ports: {ports}{_flags(spec)}", "", "parameters:"]
+    lines += ["", f"ports: {ports}{_flags(spec)}", *_origin_lines(spec), "", "parameters:"]
     schema = spec.params.model_json_schema(by_alias=True)
     required = set(schema.get("required", []))
     for name, prop in schema.get("properties", {}).items():
@@ -95,6 +100,17 @@ def _spec_text(spec: NodeSpec) -> str:
         description = prop.get("description", "")
         lines += [f"      {line}" for line in textwrap.wrap(description, 72)]
     return "\n".join(lines)
+
+
+def _origin_lines(spec: NodeSpec) -> list[str]:
+    """Where the type comes from, what runs it and which icon file the Studio draws."""
+    pack = default_catalog().pack_of(spec.type)
+    found = icon_file(spec.icon)
+    icon = f"{spec.icon} ({found})" if found else f"{spec.icon} (not found: drawn as generic)"
+    lines = [f"from: {pack}"] if pack else []
+    if spec.executor:
+        lines.append(f"executor: {spec.executor}")
+    return [*lines, f"icon: {icon}"]
 
 
 def _type_name(prop: dict[str, Any]) -> str:

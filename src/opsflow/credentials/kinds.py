@@ -9,10 +9,12 @@ from __future__ import annotations
 import base64
 import re
 from dataclasses import dataclass, field
-from typing import Final, get_args
+from typing import Final, Literal, get_args
 
 from opsflow.errors import OpsflowError
-from opsflow.model.flow import CredentialKind
+
+#: The kinds of credential there are; a flow declares which kind each credential it names is.
+CredentialKind = Literal["basic", "token", "ssh-key", "smtp", "api-key"]
 
 
 class CredentialError(OpsflowError):

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -20,6 +19,7 @@ import keyring.errors
 import platformdirs
 from keyring.backends import chainer, fail
 
+from opsflow.atomicfile import write_atomic
 from opsflow.credentials.kinds import (
     ENV_PREFIX,
     KIND_FIELDS,
@@ -32,7 +32,7 @@ from opsflow.credentials.kinds import (
     env_var,
     required_env_vars,
 )
-from opsflow.flowfile import write_atomic
+from opsflow.oscompat.private_file import create_private, privacy_problem
 
 SERVICE = "opsflow"
 Location = Literal["keyring", "file", "environment"]
@@ -66,6 +66,13 @@ def keyring_usable() -> bool:
     if isinstance(backend, fail.Keyring):
         return False
     return not (isinstance(backend, chainer.ChainerBackend) and not backend.backends)
+
+
+def keyring_description() -> str:
+    """The keyring backend in use, and its file when it keeps secrets in one (keyrings.alt)."""
+    backend = keyring.get_keyring()
+    path = getattr(backend, "file_path", None)
+    return f"{backend.name}, which keeps it in the file {path}" if path else str(backend.name)
 
 
 # -- the three sources ---------------------------------------------------------------
@@ -130,13 +137,12 @@ def _from_keyring(name: str) -> Credential | None:
 
 def _read_json(path: Path, *, private: bool) -> dict[str, Any]:
     try:
-        mode = path.stat().st_mode
+        path.stat()
+        problem = privacy_problem(path) if private else None
     except FileNotFoundError:
         return {}
-    if private and mode & (stat.S_IRWXG | stat.S_IRWXO):
-        raise CredentialError(
-            f"{path} can be read by other users, so it is not used; run `chmod 600 {path}`"
-        )
+    if problem is not None:
+        raise CredentialError(f"{path} is not used because {problem}")
     try:
         data = json.loads(path.read_bytes())
     except (OSError, ValueError) as exc:
@@ -150,8 +156,8 @@ def _read_json(path: Path, *, private: bool) -> dict[str, Any]:
 def _write_json(path: Path, entries: dict[str, Any], *, private: bool) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     if private and not path.exists():
-        # Create it 0600 first: write_atomic keeps the mode of the file it replaces.
-        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        # Create it private first: write_atomic keeps the mode of the file it replaces.
+        create_private(path)
     text = json.dumps({"version": 1, "credentials": entries}, indent=2, sort_keys=True)
     write_atomic(path, (text + "\n").encode("utf-8"))
 

@@ -22,11 +22,11 @@ from typing import TYPE_CHECKING, Any, Literal
 import platformdirs
 
 from opsflow.engine import notify
-from opsflow.engine.execute import NodeOutcome
 from opsflow.engine.inputs import InputError, coerce_value
 from opsflow.engine.journal import ApprovalRecord, Journal
 from opsflow.errors import OpsflowError
 from opsflow.model.flow import FlowInput, Node
+from opsflow.nodeapi import NodeOutcome
 
 if TYPE_CHECKING:
     from opsflow.engine.local import ActiveRun

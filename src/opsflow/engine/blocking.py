@@ -6,7 +6,7 @@ waits at interpreter exit for a thread stuck in a network call, as it would for
 `concurrent.futures.ThreadPoolExecutor`'s threads. When the attempt's result is no
 longer wanted (the node's timeout, or the run is aborted, interrupted or timed out)
 the runner sets `NodeCall.stop`; the executors that start processes or remote
-commands then kill them (see `opsflow.engine.execute`). The runner waits at most
+commands then kill them (see `opsflow.nodeapi`). The runner waits at most
 `STOP_GRACE_S` and reports what really happened: the executor's own result when it
 completed anyway, `NodeKilled` when what it started was killed, or that it may
 still be running.
@@ -21,7 +21,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from opsflow.engine.execute import STOP_GRACE_S, NodeCall, NodeOutcome, NodeStopped, SyncExecutor
+from opsflow.nodeapi import STOP_GRACE_S, NodeCall, NodeOutcome, NodeStopped, SyncExecutor
 
 
 class NodeKilled(Exception):

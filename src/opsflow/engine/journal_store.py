@@ -44,6 +44,7 @@ from opsflow.engine.journal_schema import (
     migrate,
 )
 from opsflow.engine.owners import ProcessRecord, role_of_this_process, this_process
+from opsflow.oscompat.private_file import make_private
 
 #: Rows of processes that stopped long ago and own nothing are dropped after this long.
 FORGET_PROCESSES_AFTER_S = 7 * 24 * 3600.0
@@ -412,7 +413,7 @@ def open_connection(
         )
         if created:
             # Before the first write, so the log files SQLite creates later get this mode too.
-            os.chmod(path, 0o600)
+            make_private(path)
     except (OSError, sqlite3.Error) as exc:
         raise JournalError(
             f"{path} cannot be opened as a run journal ({exc}); pass --store"

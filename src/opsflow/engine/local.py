@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ValidationError
 
-from opsflow.catalog.fields import walk_strings
+from opsflow.catalog.fields import render_params, walk_strings
 from opsflow.catalog.registry import Catalog, default_catalog
 from opsflow.catalog.spec import NodeSpec
 from opsflow.credentials import resolve as resolve_credential
@@ -32,14 +32,7 @@ from opsflow.credentials import secrets_to_mask
 from opsflow.engine import approvals, nested
 from opsflow.engine.blocking import NodeKilled, run_blocking
 from opsflow.engine.events import Event, EventKind
-from opsflow.engine.execute import (
-    NodeCall,
-    NodeError,
-    NodeOutcome,
-    default_port,
-    is_async,
-    load_executor,
-)
+from opsflow.engine.execute import default_port, is_async, load_executor
 from opsflow.engine.inputs import coerce_inputs
 from opsflow.engine.journal import Journal, JournalError
 from opsflow.engine.plan import Plan, PlanGraph, Step
@@ -57,9 +50,10 @@ from opsflow.engine.run_types import (
 )
 from opsflow.errors import OpsflowError
 from opsflow.expr import ExpressionError, is_template
-from opsflow.expr.evaluate import render_params, render_template
+from opsflow.expr.evaluate import render_template
 from opsflow.flowfile import dump_flow
 from opsflow.model.flow import Flow, Node
+from opsflow.nodeapi import NodeCall, NodeError, NodeOutcome
 
 if TYPE_CHECKING:
     from opsflow.engine.control import RunControl
@@ -788,11 +782,7 @@ class ActiveRun:
         if spec.type == "control.foreach":
             return await nested.run_foreach(self, node, rendered)
         if spec.executor is None:
-            raise NodeError(
-                f"{spec.type} cannot run here: no executor for it is installed in this version "
-                "of Opsflow; `--dry-run` shows what it would do",
-                retryable=False,
-            )
+            raise NodeError(self.runner.catalog.cannot_run(spec), retryable=False)
         if self.options.dry_run:
             # A read-only step runs in a dry run too; when a credential it needs is not set
             # here, say so and simulate the step instead of failing the run.
@@ -807,7 +797,10 @@ class ActiveRun:
                     chosen = {k: v for k, v in rendered.items() if k in params.model_fields_set}
                     output = {"dry_run": True, "would_run": spec.type, "params": chosen}
                     return NodeOutcome({**output, "missing_credential": name})
-        executor = load_executor(spec.executor)
+        try:
+            executor = load_executor(spec.executor)
+        except Exception as exc:  # a pack's module is missing or broken: say which, and why
+            raise NodeError(self.runner.catalog.cannot_run(spec, exc), retryable=False) from None
         call = self.call(node, spec, rendered, attempt)
         if not is_async(executor):
             return await run_blocking(executor, call)  # type: ignore[arg-type]

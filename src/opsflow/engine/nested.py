@@ -16,11 +16,11 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
-from opsflow.engine.execute import NodeError, NodeOutcome
 from opsflow.errors import OpsflowError
 from opsflow.expr import ExpressionError
 from opsflow.expr.evaluate import evaluate_expression, render_template
 from opsflow.model.flow import Node
+from opsflow.nodeapi import NodeError, NodeOutcome
 
 if TYPE_CHECKING:
     from opsflow.engine.local import ActiveRun, LocalRunner

@@ -17,9 +17,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from opsflow.engine.execute import NodeError
 from opsflow.engine.journal import STORE_ENV, default_journal_path
 from opsflow.model.flow import Node
+from opsflow.nodeapi import NodeError
 
 if TYPE_CHECKING:
     from opsflow.engine.local import ActiveRun

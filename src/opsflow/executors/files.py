@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import errno
 import os
-import secrets
 import shutil
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -17,7 +16,8 @@ from datetime import UTC, datetime
 from pathlib import Path, PurePath
 from typing import Any
 
-from opsflow.engine.execute import NodeCall, NodeError, NodeOutcome
+from opsflow.atomicfile import write_atomic
+from opsflow.nodeapi import NodeCall, NodeError, NodeOutcome
 
 
 def file_operation(call: NodeCall) -> NodeOutcome:
@@ -157,7 +157,7 @@ def _write(place: _Place, params: dict[str, Any], roots: list[Path], call: NodeC
             path,
         ) from None
     _prepare_target(path, place.root, params, "write")
-    _atomic_write(path, lambda stream: stream.write(data))
+    write_atomic(path, data)
     return {"path": str(path), "bytes": len(data)}
 
 
@@ -179,24 +179,6 @@ def _prepare_target(path: Path, root: Path, params: dict[str, Any], operation: s
         if not root.is_dir():
             raise _refuse(f"{operation}: the allowed folder '{root}' does not exist", root)
         path.parent.mkdir(parents=True, exist_ok=True)
-
-
-def _atomic_write(path: Path, fill: Callable[[Any], object]) -> None:
-    """Write a temporary file beside `path`, then rename it over `path` in one step."""
-    temporary = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
-    mode = path.stat().st_mode & 0o7777 if path.exists() else 0o666
-    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
-    try:
-        with os.fdopen(descriptor, "wb") as stream:
-            fill(stream)
-            stream.flush()
-            os.fsync(stream.fileno())
-        if path.exists():
-            os.chmod(temporary, mode)
-        os.replace(temporary, path)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
 
 
 def _destination(
@@ -265,7 +247,7 @@ def _copy(place: _Place, params: dict[str, Any], roots: list[Path], call: NodeCa
 
 def _copy_file(source: Path, destination: Path) -> None:
     with source.open("rb") as reader:
-        _atomic_write(destination, lambda writer: shutil.copyfileobj(reader, writer))
+        write_atomic(destination, lambda writer: shutil.copyfileobj(reader, writer))
     shutil.copystat(source, destination)
 
 

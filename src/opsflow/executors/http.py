@@ -31,7 +31,7 @@ import urllib3.exceptions
 from requests.auth import AuthBase, HTTPBasicAuth
 
 from opsflow.catalog.builtin.checks import check_http_url, parse_statuses
-from opsflow.engine.execute import NodeCall, NodeError, NodeOutcome, NodeStopped
+from opsflow.nodeapi import NodeCall, NodeError, NodeOutcome, NodeStopped
 
 _CHUNK = 65536
 _USER_AGENT = "opsflow-http"
@@ -46,7 +46,7 @@ def http_request(call: NodeCall) -> NodeOutcome:
         check_http_url(url, "url")
     except ValueError as exc:
         raise NodeError(str(exc), retryable=False) from None
-    shown = _without_userinfo(url)
+    shown = without_userinfo(url)
     limit = int(params["max_response_bytes"])
     started = time.monotonic()
     deadline = None if call.timeout_s is None else started + call.timeout_s
@@ -82,7 +82,7 @@ def http_request(call: NodeCall) -> NodeOutcome:
         except NodeError:
             raise
         except (requests.RequestException, OSError, UnicodeError) as exc:
-            raise _request_error(exc, url, timeout) from None
+            raise request_error(exc, url, timeout) from None
     output = _output(response, data, started)
     status = response.status_code
     call.log(
@@ -249,12 +249,13 @@ def _output(response: requests.Response, data: bytes, started: float | None) -> 
         "headers": dict(response.headers),
         "json": parsed,
         "text": text,
-        "url": _without_userinfo(response.url),
+        "url": without_userinfo(response.url),
         "elapsed_s": None if started is None else round(time.monotonic() - started, 3),
     }
 
 
-def _request_error(exc: BaseException, url: str, timeout: float) -> NodeError:
+def request_error(exc: BaseException, url: str, timeout: float) -> NodeError:
+    """What went wrong with a request to `url`, as a sentence that says what to change."""
     parts = urlsplit(url)
     host = parts.hostname or "?"
     port = parts.port or (443 if parts.scheme == "https" else 80)
@@ -313,7 +314,8 @@ def _short(exc: BaseException) -> str:
     return str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__
 
 
-def _without_userinfo(url: str) -> str:
+def without_userinfo(url: str) -> str:
+    """`url` without a user name or password in it, fit to show."""
     parts = urlsplit(url)
     if "@" not in parts.netloc:
         return url

@@ -11,7 +11,7 @@ import time
 from datetime import datetime
 from typing import Any
 
-from opsflow.engine.execute import NodeCall, NodeError, NodeOutcome
+from opsflow.nodeapi import NodeCall, NodeError, NodeOutcome
 
 
 def condition_if(call: NodeCall) -> NodeOutcome:

@@ -37,7 +37,7 @@ from urllib.parse import urlsplit
 import requests
 
 from opsflow.catalog.builtin.actions_messaging import check_address
-from opsflow.engine.execute import NodeCall, NodeError, NodeOutcome
+from opsflow.nodeapi import NodeCall, NodeError, NodeOutcome
 
 #: Per-operation network timeout when the node has none of its own.
 DEFAULT_TIMEOUT_S = 60.0

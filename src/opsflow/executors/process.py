@@ -2,18 +2,20 @@
 
 Commands are argument lists: each rendered value is one argument and nothing is parsed by a
 shell. Every process starts in its own session (process group), so a timeout kills it with
-everything it started (SIGTERM, a short grace, then SIGKILL to the whole group). Processes
-it leaves behind still holding its output open are killed the same way once it exits; a
-command meant to start a daemon should detach it (setsid, and redirect its output).
+everything it started (SIGTERM, a short grace, then SIGKILL to the whole group; each OS's
+way is in `opsflow.oscompat.process_tree`). Processes it leaves behind still holding its
+output open are killed the same way once it exits; a command meant to start a daemon should
+detach it (setsid, and redirect its output).
 
 The wait also watches `NodeCall.stop`: once the runner sets it, the process group is killed
 the same way (well within `STOP_GRACE_S`) and `NodeStopped` is raised with the output captured
 so far. A process that had already ended by itself keeps its real result (only its leftovers
 are killed), and a stop set before the start starts nothing.
 
-With `shell: true` the line runs with `/bin/sh -c` (cmd.exe on Windows) exactly as written:
-the node refuses templates in it (`ShellParams`), so no run data is ever parsed by a shell;
-data reaches the line through `env` ("$NAME").
+With `shell: true` the line runs with `/bin/sh -c` (cmd.exe on Windows, see
+`opsflow.oscompat.shell_line`) exactly as written: the node refuses templates in it
+(`ShellParams`), so no run data is ever parsed by a shell; data reaches the line through
+`env` ("$NAME").
 
 Python scripts run with the Python running Opsflow; an installed bundle (frozen) has none to
 lend, so it uses `OPSFLOW_PYTHON`, else `python3`, `python` or `py` on PATH.
@@ -35,11 +37,13 @@ import tempfile
 import threading
 import time
 from collections.abc import Mapping, Sequence
-from contextlib import ExitStack, suppress
+from contextlib import ExitStack
 from typing import IO, Any
 
 from opsflow.credentials import child_environment
-from opsflow.engine.execute import NodeCall, NodeError, NodeOutcome, NodeStopped
+from opsflow.nodeapi import NodeCall, NodeError, NodeOutcome, NodeStopped
+from opsflow.oscompat.process_tree import terminate_tree, tree_start_options
+from opsflow.oscompat.shell_line import shell_argv
 
 #: How long a process group gets to end after SIGTERM before it is sent SIGKILL.
 TERM_GRACE_S = 2.0
@@ -55,10 +59,7 @@ def shell(call: NodeCall) -> NodeOutcome:
     params = call.params
     command = [_text(item) for item in params["command"]]
     if params.get("shell"):
-        if sys.platform == "win32":
-            argv = [os.environ.get("COMSPEC", "cmd.exe"), "/d", "/s", "/c", command[0]]
-        else:
-            argv = ["/bin/sh", "-c", command[0]]
+        argv = shell_argv(command[0])
         what = "the shell line"
     else:
         argv = command
@@ -152,12 +153,12 @@ def _run(call: NodeCall, argv: Sequence[str], what: str, env: Mapping[str, str])
         timeout = call.timeout_s
         ended_by = _wait(proc, call)
         if ended_by is not None:
-            _kill_group(proc)
+            terminate_tree(proc, TERM_GRACE_S)
         # Leftovers holding the output open are waited for a while, but not once the run
         # was stopped; after a kill the pipes close at once unless something outside the
         # group holds them, so that last wait is short.
         if not _drained((out, err), LEFTOVER_GRACE_S, call.stop):
-            _kill_group(proc)
+            terminate_tree(proc, TERM_GRACE_S)
             _drained((out, err), 1.0, None)
         code = proc.returncode
         output: dict[str, Any] = {
@@ -218,8 +219,7 @@ def _start(
             stdin=subprocess.PIPE if with_stdin else subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
-            start_new_session=sys.platform != "win32",
-            creationflags=getattr(subprocess, "CREATE_NEW_PROCESS_GROUP", 0),
+            **tree_start_options(),
         )
     except FileNotFoundError:
         where = "" if os.sep in argv[0] else " in PATH"
@@ -263,31 +263,6 @@ def _environment(extra: Mapping[str, Any], *, inherit: bool) -> dict[str, str]:
     """The runner's environment without its credentials (when inherited), plus `env`."""
     base = child_environment() if inherit else {}
     return base | {name: _text(value) for name, value in extra.items()}
-
-
-def _kill_group(proc: subprocess.Popen[bytes]) -> None:
-    """End the process and everything in its group: SIGTERM, a short grace, then SIGKILL."""
-    if sys.platform == "win32":
-        proc.kill()  # Windows has no process groups to signal; this ends the program only
-        proc.wait()
-        return
-    try:
-        os.killpg(proc.pid, signal.SIGTERM)
-    except ProcessLookupError:
-        proc.wait()
-        return
-    deadline = time.monotonic() + TERM_GRACE_S
-    while time.monotonic() < deadline:
-        proc.poll()  # reap the leader, so an empty group is seen as empty
-        try:
-            os.killpg(proc.pid, 0)
-        except ProcessLookupError:
-            break
-        time.sleep(0.05)
-    else:
-        with suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait()
 
 
 class _Capture:

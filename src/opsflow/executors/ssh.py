@@ -55,7 +55,6 @@ import os
 import select
 import shlex
 import socket
-import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -66,7 +65,9 @@ from typing import Any
 
 import paramiko  # type: ignore[import-untyped]
 
-from opsflow.engine.execute import NodeCall, NodeError, NodeOutcome, NodeStopped
+from opsflow.atomicfile import write_atomic
+from opsflow.nodeapi import NodeCall, NodeError, NodeOutcome, NodeStopped
+from opsflow.oscompat.private_file import PRIVATE_MODE
 
 #: How long output may keep coming after the exit status arrived (leftovers holding it open).
 LEFTOVER_GRACE_S = 2.0
@@ -594,25 +595,15 @@ def _known_hosts_path(param: Any) -> Path:
 def _remember(path: Path, name: str, key: Any) -> None:
     """Append `name key` to the known_hosts file, replacing the file atomically."""
     try:
-        current, mode = path.read_bytes(), path.stat().st_mode & 0o777
+        current = path.read_bytes()
     except FileNotFoundError:
-        current, mode = b"", 0o600
+        current = b""
     if current and not current.endswith(b"\n"):
         current += b"\n"
     entry = paramiko.hostkeys.HostKeyEntry([name], key).to_line()
     try:
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        fd, temporary = tempfile.mkstemp(prefix=".known_hosts-", dir=path.parent)
-        try:
-            os.chmod(temporary, mode)
-            with os.fdopen(fd, "wb") as file:
-                file.write(current + entry.encode("ascii"))
-                file.flush()
-                os.fsync(file.fileno())
-            os.replace(temporary, path)
-        except BaseException:
-            Path(temporary).unlink(missing_ok=True)
-            raise
+        write_atomic(path, current + entry.encode("ascii"), new_mode=PRIVATE_MODE)
     except OSError as exc:
         raise NodeError(
             f"cannot record the host key in the known_hosts file {path}: {exc}", retryable=False

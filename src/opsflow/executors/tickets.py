@@ -51,7 +51,7 @@ import requests
 from requests.auth import HTTPBasicAuth
 
 from opsflow.catalog.builtin.checks import check_http_url
-from opsflow.engine.execute import NodeCall, NodeError, NodeOutcome, NodeStopped
+from opsflow.nodeapi import NodeCall, NodeError, NodeOutcome, NodeStopped
 
 _USER_AGENT = "opsflow-ticket"
 _REQUEST_TIMEOUT_S = 30.0

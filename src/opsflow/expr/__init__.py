@@ -3,9 +3,9 @@
 from opsflow.expr.evaluate import (
     MAX_OUTPUT_CHARS,
     MAX_STEPS,
+    Rendering,
     build_context,
     evaluate_expression,
-    render_params,
     render_template,
 )
 from opsflow.expr.parse import (
@@ -23,11 +23,11 @@ __all__ = [
     "MAX_STEPS",
     "ExpressionError",
     "References",
+    "Rendering",
     "build_context",
     "evaluate_expression",
     "is_template",
     "parse_expression",
     "parse_template",
-    "render_params",
     "render_template",
 ]

@@ -1,8 +1,8 @@
 """Evaluating templates and expressions against a run's context, within limits of work and size.
 
 It compiles and runs them; the guarded sandbox in `opsflow.expr.sandbox` enforces the limits.
-Each call to `evaluate_expression` or `render_template`, and each call to `render_params` for
-all of a node's parameters together, may use:
+Each call to `evaluate_expression` or `render_template`, and each `Rendering` (all of a node's
+parameters together), may use:
 
 - at most `MAX_STEPS` (1,000,000) evaluation steps: 1 per lookup, operator, comparison, test,
   loop iteration, output and item passing through a filter, 4 per call or filter, 100 per
@@ -10,7 +10,7 @@ all of a node's parameters together, may use:
   weights are in `opsflow.expr.sandbox`). The count is the same on every machine, so the same
   expression is refused everywhere, and no clock is read below 4096 steps;
 - results of at most `MAX_OUTPUT_CHARS` (1 MiB; text, or data counted as JSON-like text;
-  `render_params`' values together), and so for every string, list or mapping built along
+  a `Rendering`'s values together), and so for every string, list or mapping built along
   the way (a filter's output or the items `map` makes, a format field, an operand of `*`,
   `+`, `~`), checked before it is built where it can be; output and captured text together
   at most 4 MiB; nesting at most `MAX_DEPTH` (200) levels; integers at most
@@ -34,7 +34,6 @@ from jinja2.exceptions import SecurityError
 from jinja2.parser import Parser
 from jinja2.sandbox import MAX_RANGE
 from jinja2.visitor import NodeTransformer
-from pydantic import BaseModel
 
 from opsflow.expr.parse import (
     CONTEXT_NAMES,
@@ -44,7 +43,7 @@ from opsflow.expr.parse import (
     parse_expression,
     parse_template,
 )
-from opsflow.expr.sandbox import _ACTIVE, _Budget, _size, _Sizer
+from opsflow.expr.sandbox import ACTIVE_BUDGET, Budget, Sizer, describe_size
 from opsflow.expr.sandbox import MAX_DEPTH as MAX_DEPTH
 from opsflow.expr.sandbox import MAX_INT_BITS as MAX_INT_BITS
 from opsflow.expr.sandbox import MAX_INT_DIGITS as MAX_INT_DIGITS
@@ -89,7 +88,7 @@ def evaluate_expression(
     max_output_chars: int = MAX_OUTPUT_CHARS,
 ) -> Any:
     """The native value of an expression such as `nodes.check.output.status != 200`."""
-    return _run(source, context, True, _Budget(max_steps, max_output_chars))
+    return _run(source, context, True, Budget(max_steps, max_output_chars))
 
 
 def render_template(
@@ -105,62 +104,33 @@ def render_template(
     """
     if not is_template(source):
         return source
-    return _run(source, context, False, _Budget(max_steps, max_output_chars))
+    return _run(source, context, False, Budget(max_steps, max_output_chars))
 
 
-def render_params(
-    params: BaseModel,
-    context: Mapping[str, Any],
-    *,
-    max_steps: int = MAX_STEPS,
-    max_output_chars: int = MAX_OUTPUT_CHARS,
-) -> dict[str, Any]:
-    """A node's rendered input: its params as JSON-ready data, each template string rendered and
-    each expression evaluated; other strings (scripts, credential names, paths) stay as written.
+class Rendering:
+    """Several templates and expressions rendered against one context as one evaluation: they
+    share one step budget, and their results together are held to the size limit.
 
-    Nested lists and mappings keep their shape. The rendered values together share the step
-    limit (one budget covers the whole call) and the size limit.
+    A run renders all of a node's parameters through one.
     """
-    from opsflow.catalog.fields import field_kind  # the catalog imports this package
 
-    budget, rendered = _Budget(max_steps, max_output_chars), _Sizer(max_output_chars, strict=False)
+    def __init__(
+        self,
+        context: Mapping[str, Any],
+        *,
+        max_steps: int = MAX_STEPS,
+        max_output_chars: int = MAX_OUTPUT_CHARS,
+    ) -> None:
+        self._context = context
+        self._budget = Budget(max_steps, max_output_chars)
+        self._rendered = Sizer(max_output_chars, strict=False)
 
-    def walk(value: Any, dumped: Any, kind: str | None, path: str) -> Any:
-        if kind == "form" and isinstance(value, BaseModel):  # JSON Schema, as the flow file has it
-            return value.model_dump(mode="json", by_alias=True, exclude_none=True)
-        if isinstance(value, BaseModel):
-            return {
-                name: walk(
-                    getattr(value, name), item, field_kind(type(value), name), f"{path}.{name}"
-                )
-                for name, item in dumped.items()
-            }
-        if isinstance(value, str) and (
-            kind == "expression" or (kind == "template" and is_template(value))
-        ):
-            try:
-                result = _run(value, context, kind == "expression", budget)
-                rendered.measure(result)  # all rendered values share the size limit
-            except ExpressionError as exc:
-                raise ExpressionError(f"{path.lstrip('.')}: {exc}", exc.line) from None
-            return result
-        if (
-            isinstance(value, list | tuple)
-            and isinstance(dumped, list)
-            and len(value) == len(dumped)
-        ):
-            return [
-                walk(v, d, kind, f"{path}[{i}]")
-                for i, (v, d) in enumerate(zip(value, dumped, strict=True))
-            ]
-        if isinstance(value, dict) and isinstance(dumped, dict) and len(value) == len(dumped):
-            return {
-                k: walk(v, d, kind, f"{path}.{k}")
-                for (k, v), d in zip(value.items(), dumped.values(), strict=True)
-            }
-        return dumped
-
-    return walk(params, params.model_dump(mode="json"), None, "")  # type: ignore[no-any-return]
+    def render(self, source: str, *, expression: bool) -> Any:
+        """The value of an expression, or of a template rendered once (text, or the native
+        value of a lone `{{ expr }}`); `ExpressionError` when it fails or breaks a limit."""
+        result = _run(source, self._context, expression, self._budget)
+        self._rendered.measure(result)
+        return result
 
 
 # --- running one template or expression -------------------------------------
@@ -179,7 +149,7 @@ class _Compiled(NamedTuple):
     native: bool  # the template assigns its one expression's value to `result`
 
 
-def _run(source: str, context: Mapping[str, Any], expression: bool, budget: _Budget) -> Any:
+def _run(source: str, context: Mapping[str, Any], expression: bool, budget: Budget) -> Any:
     unknown = set(context) - CONTEXT_NAMES
     if unknown:
         raise ValueError(f"not run-context names: {sorted(unknown)}; use build_context()")
@@ -191,13 +161,13 @@ def _run(source: str, context: Mapping[str, Any], expression: bool, budget: _Bud
     except Exception as exc:
         raise _explain(exc, template) from exc
     budget.context, budget.produced = context, 0  # steps go on counting across one call
-    token = _ACTIVE.set(budget)
+    token = ACTIVE_BUDGET.set(budget)
     try:
         run_context = template.new_context(dict(context))
         if native:
             for _ in template.root_render_func(run_context):
                 budget.spend()
-            result = _Sizer(budget.max_chars, strict=True).data(run_context.vars["result"])
+            result = Sizer(budget.max_chars, strict=True).data(run_context.vars["result"])
         else:
             result = _collect(template.root_render_func(run_context), budget)
         budget.spend(0)  # steps spent inside code that swallowed the refusal still count
@@ -205,16 +175,16 @@ def _run(source: str, context: Mapping[str, Any], expression: bool, budget: _Bud
     except Exception as exc:
         raise _explain(exc, template) from exc
     finally:
-        _ACTIVE.reset(token)
+        ACTIVE_BUDGET.reset(token)
 
 
-def _collect(chunks: Iterable[str], budget: _Budget) -> str:
+def _collect(chunks: Iterable[str], budget: Budget) -> str:
     parts, total = [], 0
     for chunk in chunks:
         budget.spend_chars(len(chunk))
         total += len(chunk)
         if total > budget.max_chars:
-            raise ExpressionError(f"the result is larger than {_size(budget.max_chars)}")
+            raise ExpressionError(f"the result is larger than {describe_size(budget.max_chars)}")
         parts.append(chunk)
     return "".join(parts)
 

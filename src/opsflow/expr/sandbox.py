@@ -73,7 +73,7 @@ LAST_RESORT_S = 10.0
 # --- the evaluation in progress ---------------------------------------------
 
 
-class _Budget:
+class Budget:
     """The limits of the evaluation in progress, which the sandbox's hooks enforce.
 
     `spend` counts steps (fuel); past `max_steps` the evaluation is refused. The clock is read
@@ -101,7 +101,7 @@ class _Budget:
         """One step, and one more for every `CHARS_PER_STEP` characters made, copied or read."""
         self.spend(1 + chars // CHARS_PER_STEP)
 
-    def spend_measured(self, sizer: _Sizer) -> None:
+    def spend_measured(self, sizer: Sizer) -> None:
         """What a measured value costs: its characters, and a step for each container in it."""
         self.spend(MEASURE_STEPS + sizer.chars // CHARS_PER_STEP + sizer.containers)
 
@@ -123,31 +123,31 @@ class _Budget:
 
     def produce(self, chars: int) -> None:
         self.produced += chars
-        if self.produced > PRODUCED_FACTOR * self.max_chars:
-            raise ExpressionError(
-                f"evaluation produced more than {_size(PRODUCED_FACTOR * self.max_chars)} of text"
-            )
+        limit = PRODUCED_FACTOR * self.max_chars
+        if self.produced > limit:
+            raise ExpressionError(f"evaluation produced more than {describe_size(limit)} of text")
 
 
 #: Rendering outside `_run` (e.g. Jinja's own `render()`) gets size guards but no step limit.
-_ACTIVE: ContextVar[_Budget | None] = ContextVar("opsflow_expr_budget", default=None)
+ACTIVE_BUDGET: ContextVar[Budget | None] = ContextVar("opsflow_expr_budget", default=None)
 
 
-def _budget() -> _Budget:
-    return _ACTIVE.get() or _Budget(math.inf, MAX_OUTPUT_CHARS)
+def _budget() -> Budget:
+    return ACTIVE_BUDGET.get() or Budget(math.inf, MAX_OUTPUT_CHARS)
 
 
 # --- sizes ------------------------------------------------------------------
 
 
-def _size(chars: int) -> str:
+def describe_size(chars: int) -> str:
+    """A limit as people read it: "1 MiB", "64 KiB" or "1000 characters"."""
     if chars % (1024 * 1024) == 0:
         return f"{chars // (1024 * 1024)} MiB"
     return f"{chars // 1024} KiB" if chars % 1024 == 0 else f"{chars} characters"
 
 
 def _too_large(what: str, limit: int) -> ExpressionError:
-    return ExpressionError(f"refused: {what} would be larger than {_size(limit)}")
+    return ExpressionError(f"refused: {what} would be larger than {describe_size(limit)}")
 
 
 def _number(value: int) -> str:
@@ -158,7 +158,7 @@ def _number(value: int) -> str:
     )
 
 
-class _Sizer:
+class Sizer:
     """Walks a value as JSON-like data, counting characters until a limit.
 
     Strict, it also returns the value as data (lists for any sequence) and refuses other
@@ -177,7 +177,7 @@ class _Sizer:
     def spend(self, chars: int) -> None:
         self.chars += chars
         if self.chars > self.limit:
-            raise ExpressionError(f"the result is larger than {_size(self.limit)}")
+            raise ExpressionError(f"the result is larger than {describe_size(self.limit)}")
 
     def data(self, value: Any, depth: int = 0) -> Any:
         if isinstance(value, str):
@@ -316,7 +316,9 @@ class GuardedSandbox(ImmutableSandboxedEnvironment):
             self.checked_data(result)
         if isinstance(result, str):
             if len(result) > budget.max_chars:
-                raise ExpressionError(f"the result is larger than {_size(budget.max_chars)}")
+                raise ExpressionError(
+                    f"the result is larger than {describe_size(budget.max_chars)}"
+                )
             budget.spend_chars(len(result))
         elif isinstance(result, list | tuple):  # split, partition ...
             budget.spend(len(result))
@@ -357,14 +359,14 @@ class GuardedSandbox(ImmutableSandboxedEnvironment):
         total = sum(map(len, parts))
         budget.spend_chars(total)
         if total > budget.max_chars:
-            raise ExpressionError(f"the result is larger than {_size(budget.max_chars)}")
+            raise ExpressionError(f"the result is larger than {describe_size(budget.max_chars)}")
         budget.produce(total)
         return "".join(parts)
 
     def join_text(self, operands: list[Any]) -> str:
         """The `~` operator, measuring its operands before turning them into text."""
         budget = _budget()
-        sizer = _Sizer(budget.max_chars, strict=False)
+        sizer = Sizer(budget.max_chars, strict=False)
         for operand in operands:
             sizer.measure(operand)
         budget.spend_measured(sizer)
@@ -373,7 +375,7 @@ class GuardedSandbox(ImmutableSandboxedEnvironment):
     def checked_data(self, value: Any) -> Any:
         """A list, tuple or mapping the template builds, measured like text would be."""
         budget = _budget()
-        sizer = _Sizer(budget.max_chars, strict=False)
+        sizer = Sizer(budget.max_chars, strict=False)
         sizer.measure(value)
         budget.spend_measured(sizer)
         return value
@@ -404,7 +406,7 @@ class GuardedSandbox(ImmutableSandboxedEnvironment):
         elif value is None or isinstance(value, int | float):
             budget.spend()
         else:
-            sizer = _Sizer(budget.max_chars, strict=False)
+            sizer = Sizer(budget.max_chars, strict=False)
             sizer.measure(value)
             budget.spend_measured(sizer)
             budget.produce(sizer.chars)
@@ -475,7 +477,7 @@ def _dotted(keys: tuple[Any, ...]) -> str:
 # --- checks made before an operation runs -----------------------------------
 
 
-def _check_binop(operator: str, left: Any, right: Any, budget: _Budget) -> None:
+def _check_binop(operator: str, left: Any, right: Any, budget: Budget) -> None:
     limit = budget.max_chars
     if operator == "%" and isinstance(left, str):
         raise ExpressionError(
@@ -497,21 +499,21 @@ def _check_binop(operator: str, left: Any, right: Any, budget: _Budget) -> None:
     elif operator == "*":
         for sequence, times in ((left, right), (right, left)):
             if isinstance(sequence, str | list | tuple) and isinstance(times, int):
-                sizer = _Sizer(limit, strict=False)
+                sizer = Sizer(limit, strict=False)
                 if sizer.measure(sequence) * times > limit:
                     raise _too_large(
                         f"repeating {type(sequence).__name__} {_number(times)} times", limit
                     )
                 budget.spend_measured(sizer)
     elif operator == "+" and isinstance(left, str | list | tuple):
-        sizer = _Sizer(limit, strict=False)
+        sizer = Sizer(limit, strict=False)
         sizer.measure(left)
         sizer.measure(right)
         budget.spend_measured(sizer)
 
 
 def _check_call(
-    obj: Any, args: tuple[Any, ...], kwargs: dict[str, Any], budget: _Budget
+    obj: Any, args: tuple[Any, ...], kwargs: dict[str, Any], budget: Budget
 ) -> tuple[Any, ...]:
     """Refuse what a template may not call; return the arguments (iterables made lists)."""
     limit = budget.max_chars
@@ -545,7 +547,7 @@ def _check_call(
     return args
 
 
-def _spend_weight(budget: _Budget, value: Any) -> None:
+def _spend_weight(budget: Budget, value: Any) -> None:
     """Charge for the work an operand may cause: its characters, or a step per 4 items."""
     if isinstance(value, str):
         budget.spend_chars(len(value))
@@ -555,8 +557,8 @@ def _spend_weight(budget: _Budget, value: Any) -> None:
         budget.spend()
 
 
-def _check_join(separator: Any, items: list[Any], budget: _Budget) -> None:
-    sizer = _Sizer(budget.max_chars, strict=False)
+def _check_join(separator: Any, items: list[Any], budget: Budget) -> None:
+    sizer = Sizer(budget.max_chars, strict=False)
     if isinstance(separator, str):
         sizer.spend(len(separator) * max(len(items) - 1, 0))
     for item in items:
@@ -575,7 +577,7 @@ def _check_replace(text: Any, old: Any, new: Any, count: Any, limit: int) -> Non
 
 
 def _check_filter(
-    name: str, value: Any, rest: tuple[Any, ...], kwargs: dict[str, Any], budget: _Budget
+    name: str, value: Any, rest: tuple[Any, ...], kwargs: dict[str, Any], budget: Budget
 ) -> Any:
     """Refuse filter arguments that would make too much; return the value (a join's as a list)."""
     limit = budget.max_chars
@@ -632,7 +634,7 @@ def _format_filter(value: Any, *args: Any, **kwargs: Any) -> str:
     if args and kwargs:
         raise FilterArgumentError("can't handle positional and keyword arguments at the same time")
     budget = _budget()
-    sizer = _Sizer(budget.max_chars, strict=False)
+    sizer = Sizer(budget.max_chars, strict=False)
     sizer.measure(args or kwargs)
     budget.spend_measured(sizer)
     return _percent_format(soft_str(value), kwargs or args, budget)
@@ -663,7 +665,7 @@ _FLAGS = frozenset("-+ #0")
 _CONVERSIONS = frozenset("diouxXeEfFgGcrsa")
 
 
-def _percent_format(text: str, values: Any, budget: _Budget) -> str:
+def _percent_format(text: str, values: Any, budget: Budget) -> str:
     """`text % values` as Python computes it, within `limit` characters.
 
     The format is parsed here as Python parses it (a `(key)` with nested parentheses, flags,
@@ -795,7 +797,7 @@ def _bounded_dumps(value: Any, **kwargs: Any) -> str:
     for chunk in json.JSONEncoder(**kwargs).iterencode(value):
         total += len(chunk)
         if total > budget.max_chars:
-            raise ExpressionError(f"the result is larger than {_size(budget.max_chars)}")
+            raise ExpressionError(f"the result is larger than {describe_size(budget.max_chars)}")
         parts.append(chunk)
     budget.spend_chars(total)
     return "".join(parts)
@@ -814,7 +816,7 @@ class _Metered(Iterator[Any]):
     __slots__ = ("_budget", "_items", "_made", "_name", "_new")
 
     def __init__(
-        self, items: Iterable[Any], budget: _Budget, name: str, *, new: bool = False
+        self, items: Iterable[Any], budget: Budget, name: str, *, new: bool = False
     ) -> None:
         self._items, self._budget, self._name, self._new = iter(items), budget, name, new
         self._made = 0  # characters of the new items so far
@@ -825,7 +827,7 @@ class _Metered(Iterator[Any]):
             self._budget.spend()
             return item
         limit = self._budget.max_chars
-        sizer = _Sizer(limit - self._made, strict=False)  # one item at a time: all are alive
+        sizer = Sizer(limit - self._made, strict=False)  # one item at a time: all are alive
         try:
             sizer.measure(item)
         except ExpressionError:
@@ -867,7 +869,7 @@ def _guard_filter(name: str, func: Callable[..., Any]) -> Callable[..., Any]:
         budget = _budget()
         budget.spend(CALL_STEPS)
         if measure:
-            sizer = _Sizer(budget.max_chars, strict=False)
+            sizer = Sizer(budget.max_chars, strict=False)
             sizer.measure(value)
             budget.spend_measured(sizer)
         elif (
@@ -885,7 +887,9 @@ def _guard_filter(name: str, func: Callable[..., Any]) -> Callable[..., Any]:
             result = func(first or context.environment, value, *rest, **kwargs)
         if isinstance(result, str):
             if len(result) > budget.max_chars:
-                raise ExpressionError(f"the result is larger than {_size(budget.max_chars)}")
+                raise ExpressionError(
+                    f"the result is larger than {describe_size(budget.max_chars)}"
+                )
             budget.spend_chars(len(result))
         elif isinstance(result, Iterator) and not isinstance(result, _Metered):
             new = name == "map" and bool(rest) and "attribute" not in kwargs

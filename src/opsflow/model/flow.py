@@ -13,6 +13,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, field_validator
 
+from opsflow.credentials.kinds import CredentialKind
+
 FORMAT = "opsflow.flow"
 FORMAT_VERSION = 1
 
@@ -37,7 +39,6 @@ Slug = Annotated[str, Field(pattern=SLUG_PATTERN)]
 PortName = Annotated[str, Field(pattern=PORT_PATTERN)]
 
 InputType = Literal["string", "integer", "number", "boolean", "object", "array"]
-CredentialKind = Literal["basic", "token", "ssh-key", "smtp", "api-key"]
 JoinMode = Literal["all", "any"]
 
 

@@ -20,7 +20,7 @@ from opsflow.catalog.builtin.checks import check_http_url
 from opsflow.catalog.builtin.triggers import PollParams
 from opsflow.credentials import resolve
 from opsflow.errors import OpsflowError
-from opsflow.executors.http import _request_error, _without_userinfo
+from opsflow.executors.http import request_error, without_userinfo
 from opsflow.expr import ExpressionError
 from opsflow.expr.evaluate import build_context, render_template
 from opsflow.model.flow import Flow
@@ -76,7 +76,7 @@ class PollTrigger:
         self.interval_s = params.interval_s if interval_s is None else interval_s
         self.url = _rendered_url(flow, node, params.url)
         #: The URL as shown in lines and payloads: without user:password.
-        self.shown = _without_userinfo(self.url)
+        self.shown = without_userinfo(self.url)
         self.auth, self.headers = _credential(flow, node, params.credential)
         self.state: State = "unknown"
         self.failures = 0
@@ -121,7 +121,7 @@ class PollTrigger:
                 ) as response:
                     status, reason = response.status_code, response.reason
         except (requests.RequestException, OSError, UnicodeError) as exc:
-            return Check(None, str(_request_error(exc, self.url, timeout)), at)
+            return Check(None, str(request_error(exc, self.url, timeout)), at)
         if self.params.is_healthy(status):
             return Check(status, None, at)
         return Check(status, f"answered {status} {reason}".rstrip(), at)

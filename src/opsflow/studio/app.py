@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -50,15 +49,3 @@ def run(paths: Sequence[Path] = ()) -> int:
     app = application(sys.argv[:1])
     open_studio(paths)
     return app.exec()
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """`opsflow-studio [FILE...]`."""
-    parser = argparse.ArgumentParser(prog="opsflow-studio", description="Design automation flows.")
-    parser.add_argument("files", nargs="*", metavar="FILE", help="a *.flow.json file to open")
-    args = parser.parse_args(argv)
-    return run([Path(name) for name in args.files])
-
-
-if __name__ == "__main__":
-    sys.exit(main())

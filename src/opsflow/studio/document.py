@@ -53,6 +53,9 @@ class FlowDocument(QObject):
     #: The file the document is saved to changed.
     path_changed = Signal()
 
+    # Set by `_load`; `unique_edge_id` counts on from it.
+    _edge_counter: int
+
     def __init__(
         self,
         flow: Flow | None = None,
@@ -147,8 +150,8 @@ class FlowDocument(QObject):
         except ValueError:
             params = None
         ports = spec.output_ports(params) if params is not None else spec.ports
-        used = [e.port for e in self._edges.values() if e.source == node_id]
-        return tuple(dict.fromkeys([*ports, *sorted(used)]))
+        wired = [e.port for e in self._edges.values() if e.source == node_id]
+        return tuple(dict.fromkeys([*ports, *sorted(wired)]))
 
     def is_modified(self) -> bool:
         return not self.undo_stack.isClean()

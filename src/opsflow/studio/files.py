@@ -6,6 +6,7 @@ dialog sentence; nothing here raises at the user.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -22,9 +23,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from opsflow.atomicfile import write_atomic
 from opsflow.errors import OpsflowError
 from opsflow.exporting import ExportRefused, export_text
-from opsflow.flowfile import load_flow, parse_flow, write_atomic
+from opsflow.flowfile import load_flow, parse_flow
 from opsflow.model.flow import Flow
 from opsflow.studio import theme
 from opsflow.studio.recovery import Recoverable, find_recoverable
@@ -246,7 +248,14 @@ def _render_svg(window: MainWindow, path: Path, source: QRectF) -> None:
 
 def recent_files() -> list[Path]:
     value = QSettings().value(RECENT_KEY, [])
-    names = [value] if isinstance(value, str) else list(value or [])
+    # A one-item list comes back as a str; anything else not a list was not written here.
+    names: list[object]
+    if isinstance(value, str):
+        names = [value]
+    elif isinstance(value, Iterable):
+        names = list(value)
+    else:
+        names = []
     return [Path(n) for n in names if isinstance(n, str)]
 
 

@@ -9,24 +9,14 @@ from PySide6.QtCore import QByteArray, QRectF, Qt
 from PySide6.QtGui import QColor, QIcon, QImage, QPainter, QPixmap
 from PySide6.QtSvg import QSvgRenderer
 
+from opsflow.catalog.icons import icon_file
+
 GENERIC = "node-generic"
 
 
-def resources_folder() -> Path:
-    """The resources folder: inside the installed package, or at the top of a checkout."""
-    inside = Path(__file__).resolve().parent.parent / "resources"
-    if inside.is_dir():
-        return inside
-    return Path(__file__).resolve().parents[3] / "resources"
-
-
 def icon_path(name: str) -> Path | None:
-    folder = resources_folder() / "icons"
-    for candidate in (name, GENERIC):
-        path = folder / f"{candidate}.svg"
-        if path.is_file():
-            return path
-    return None
+    """A built-in icon's SVG, or a node pack's ("package:path.svg"); else the generic one."""
+    return icon_file(name) or icon_file(GENERIC)
 
 
 @lru_cache(maxsize=512)

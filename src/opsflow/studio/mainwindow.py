@@ -10,7 +10,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QPointF, QSettings, Qt, QTimer
 from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent
-from PySide6.QtWidgets import QApplication, QDockWidget, QLabel, QMainWindow
+from PySide6.QtWidgets import QApplication, QDockWidget, QLabel, QMainWindow, QWidget
 
 from opsflow.catalog import Catalog
 from opsflow.credentials.store import list_names
@@ -60,7 +60,7 @@ class MainWindow(QMainWindow):
         self.editor = FlowEditor(self.document, self.scene)
         self.setCentralWidget(self.view)
         self.minimap = Minimap(self.view)
-        self.palette = Palette(self.document.catalog)
+        self.node_palette = Palette(self.document.catalog)
         self.inspector = Inspector(self.document)
         self.validator = Validator(self.document, known_credentials=_stored_credentials())
         self.problems = ProblemsPanel(self.document, self.validator)
@@ -91,26 +91,22 @@ class MainWindow(QMainWindow):
         # Side panels run the full height; problems sit under the canvas only.
         self.setCorner(Qt.Corner.BottomLeftCorner, Qt.DockWidgetArea.LeftDockWidgetArea)
         self.setCorner(Qt.Corner.BottomRightCorner, Qt.DockWidgetArea.RightDockWidgetArea)
-        for title, widget, area in (
-            ("Nodes", self.palette, Qt.DockWidgetArea.LeftDockWidgetArea),
+        docks: dict[str, QDockWidget] = {}
+        panels: tuple[tuple[str, QWidget, Qt.DockWidgetArea], ...] = (
+            ("Nodes", self.node_palette, Qt.DockWidgetArea.LeftDockWidgetArea),
             ("Inspector", self.inspector, Qt.DockWidgetArea.RightDockWidgetArea),
             ("Problems", self.problems, Qt.DockWidgetArea.BottomDockWidgetArea),
-        ):
+        )
+        for title, widget, area in panels:
             dock = QDockWidget(title, self)
             dock.setObjectName(f"dock-{title.lower()}")
             dock.setWidget(widget)
             self.addDockWidget(area, dock)
+            docks[title] = dock
         self.resizeDocks(
-            [
-                self.findChild(QDockWidget, "dock-nodes"),
-                self.findChild(QDockWidget, "dock-inspector"),
-            ],
-            [230, 360],
-            Qt.Orientation.Horizontal,
+            [docks["Nodes"], docks["Inspector"]], [230, 360], Qt.Orientation.Horizontal
         )
-        self.resizeDocks(
-            [self.findChild(QDockWidget, "dock-problems")], [110], Qt.Orientation.Vertical
-        )
+        self.resizeDocks([docks["Problems"]], [110], Qt.Orientation.Vertical)
 
     def _connect(self) -> None:
         doc = self.document
@@ -131,7 +127,7 @@ class MainWindow(QMainWindow):
         self.view.zoom_changed.connect(lambda z: self.zoom_label.setText(f"{z * 100:.0f} %"))
         self.view.note_activated.connect(self.edit_note)
         self.view.files_dropped.connect(self.open_paths)
-        self.palette.activated_type.connect(self._add_at_centre)
+        self.node_palette.activated_type.connect(self._add_at_centre)
         self.quick_add.chosen.connect(self._on_quick_add_chosen)
         self.quick_add.cancelled.connect(self._on_quick_add_cancelled)
         self.validator.validated.connect(self._on_validated)
@@ -254,7 +250,7 @@ class MainWindow(QMainWindow):
             for item in window.scene.items():
                 item.update()
             window.minimap.refresh()
-            window.palette.refresh_icons()
+            window.node_palette.refresh_icons()
         QSettings().setValue("theme", mode or "system")
 
 

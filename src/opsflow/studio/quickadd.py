@@ -6,6 +6,8 @@ fits first, and reports the choice as a type id; placing the node is the caller'
 
 from __future__ import annotations
 
+from collections.abc import Set as AbstractSet
+
 from PySide6.QtCore import (
     QEvent,
     QModelIndex,
@@ -135,7 +137,9 @@ class QuickAdd(QFrame):
 
     # -- API -------------------------------------------------------------------------------
 
-    def open_at(self, global_pos: QPoint, filter_categories: set[str] | None = None) -> None:
+    def open_at(
+        self, global_pos: QPoint, filter_categories: AbstractSet[str] | None = None
+    ) -> None:
         """Show the popup with its top-left corner at `global_pos` (kept on screen).
 
         `filter_categories` are the categories offered (None: all); pass

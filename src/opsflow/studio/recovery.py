@@ -17,8 +17,8 @@ from pathlib import Path
 
 import platformdirs
 
+from opsflow.atomicfile import write_atomic
 from opsflow.engine.owners import process_exists
-from opsflow.flowfile import write_atomic
 
 
 def recovery_folder() -> Path:

@@ -239,7 +239,10 @@ def check_reachability(
 def check_open_ports(
     flow: Flow, specs: dict[str, NodeSpec], ports: dict[str, tuple[str, ...]]
 ) -> list[Diagnostic]:
-    """A port of a routing node (condition, approval) that leads nowhere ends its branch."""
+    """A port of a routing node (condition, approval) that leads nowhere ends its branch.
+
+    Not `error`: a failure with nothing wired to `error` fails the run, it is not quiet.
+    """
     used = {(edge.source, edge.port) for edge in flow.edges}
     found: list[Diagnostic] = []
     for node in flow.nodes:
@@ -247,7 +250,7 @@ def check_open_ports(
         if spec is None or not spec.routes or node.id not in ports:
             continue
         for port in ports[node.id]:
-            if (node.id, port) not in used:
+            if port != "error" and (node.id, port) not in used:
                 found.append(
                     Diagnostic(
                         "port-unconnected",

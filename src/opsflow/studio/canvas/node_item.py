@@ -8,7 +8,7 @@ coloured block; text and ports appear when they can be read.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QColor, QFont, QFontMetricsF, QPainter, QPainterPath, QPen
@@ -25,6 +25,7 @@ from opsflow.studio.icons import tinted_image
 
 if TYPE_CHECKING:
     from opsflow.studio.canvas.edge_item import EdgeItem
+    from opsflow.studio.canvas.scene import FlowScene
 
 #: Below this zoom a card is drawn as a block with its title in a big font.
 DETAIL_ZOOM = 0.4
@@ -174,7 +175,8 @@ class NodeItem(QGraphicsItem):
                 edge.adjust()
             scene = self.scene()
             if scene is not None and getattr(scene, "overview_mode", False):
-                scene.overview_changed()
+                # Only a FlowScene has an overview (scene.py imports this module).
+                cast("FlowScene", scene).overview_changed()
         return super().itemChange(change, value)
 
     # -- painting ------------------------------------------------------------------------

@@ -7,7 +7,7 @@ Kept apart from the card so the design view stays simple.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QColor, QFont, QFontMetricsF, QPainter, QPen
@@ -15,6 +15,9 @@ from PySide6.QtWidgets import QGraphicsItem, QStyleOptionGraphicsItem, QWidget
 
 from opsflow.engine.runview import NodeRun
 from opsflow.studio import theme
+
+if TYPE_CHECKING:
+    from opsflow.studio.canvas.node_item import NodeItem
 
 #: Space the status line needs under a card.
 STATUS_HEIGHT = 18.0
@@ -116,7 +119,7 @@ class RunOverlayItem(QGraphicsItem):
     card keeps its cached picture (titles and icons are the costly part).
     """
 
-    def __init__(self, card: Any) -> None:
+    def __init__(self, card: NodeItem) -> None:
         super().__init__(card)
         self.card = card
         self.setZValue(1)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 
-from PySide6.QtCore import QLineF, QPointF, QRectF, Qt, QTimer, Signal
+from PySide6.QtCore import QLineF, QObject, QPointF, QRect, QRectF, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QPainter, QPen, QTransform
 from PySide6.QtWidgets import (
     QGraphicsItem,
@@ -45,7 +45,7 @@ class FlowScene(QGraphicsScene):
     #: A wire was dropped on empty canvas: (source node, port, scene position).
     wire_dropped = Signal(str, str, QPointF)
 
-    def __init__(self, document: FlowDocument, parent: object | None = None) -> None:
+    def __init__(self, document: FlowDocument, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.document = document
         self.snap_to_grid = True
@@ -432,7 +432,8 @@ class FlowScene(QGraphicsScene):
         if self.overview_mode:
             self.update()
 
-    def drawForeground(self, painter: QPainter, rect: QRectF) -> None:
+    # Qt passes a QRectF here and to drawBackground; the stubs also allow a QRect.
+    def drawForeground(self, painter: QPainter, rect: QRectF | QRect) -> None:
         if self.overview_mode:
             selected = [
                 i.sceneBoundingRect() for i in self.selectedItems() if isinstance(i, NodeItem)
@@ -441,7 +442,7 @@ class FlowScene(QGraphicsScene):
 
     # -- painting ------------------------------------------------------------------------
 
-    def drawBackground(self, painter: QPainter, rect: QRectF) -> None:
+    def drawBackground(self, painter: QPainter, rect: QRectF | QRect) -> None:
         colors = theme.current()
         painter.fillRect(rect, QColor(colors.canvas))
         zoom = painter.worldTransform().m11()

@@ -58,10 +58,14 @@ class FormEditor(FieldEditor):
         )
         self.table.verticalHeader().setVisible(False)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.horizontalHeaderItem(REQUIRED).setToolTip("Required: must be answered.")
-        self.table.horizontalHeaderItem(CHOICES).setToolTip(
-            "Comma-separated allowed answers; empty allows any answer."
-        )
+        header_tips = {
+            REQUIRED: "Required: must be answered.",
+            CHOICES: "Comma-separated allowed answers; empty allows any answer.",
+        }
+        for column, tip in header_tips.items():
+            header_item = self.table.horizontalHeaderItem(column)  # made by the labels above
+            if header_item is not None:
+                header_item.setToolTip(tip)
         header = self.table.horizontalHeader()
         header.setMinimumSectionSize(36)
         for column in (NAME, LABEL, CHOICES):
@@ -123,11 +127,12 @@ class FormEditor(FieldEditor):
         try:
             row = self.table.rowCount()
             self.table.insertRow(row)
-            self.table.setItem(row, NAME, QTableWidgetItem(name))
+            name_item = QTableWidgetItem(name)
+            self.table.setItem(row, NAME, name_item)
             kind = QComboBox(self.table)
             kind.addItems(FORM_TYPES)
-            known = prop.get("type") in FORM_TYPES
-            kind.setCurrentText(prop.get("type") if known else "string")
+            form_type = prop.get("type")
+            kind.setCurrentText(form_type if form_type in FORM_TYPES else "string")
             kind.currentIndexChanged.connect(lambda _index: self._on_changed())
             self.table.setCellWidget(row, TYPE, kind)
             self.table.setItem(row, LABEL, QTableWidgetItem(prop.get("title") or ""))
@@ -142,7 +147,7 @@ class FormEditor(FieldEditor):
             self.extras[name] = extra
             description = prop.get("description")
             if description:
-                self.table.item(row, NAME).setToolTip(str(description))
+                name_item.setToolTip(str(description))
         finally:
             self._loading = loading
 

@@ -35,7 +35,10 @@ def credential_choices(
     header: Flow, kinds: tuple[str, ...], stored: list[tuple[str, str]]
 ) -> list[tuple[str, str]]:
     """(name, where-from) for the picker: the flow's declared names first, then stored ones."""
-    fits = (lambda kind: kind in kinds) if kinds else (lambda kind: True)
+
+    def fits(kind: str) -> bool:
+        return not kinds or kind in kinds
+
     choices = [
         (name, f"declared by this flow ({req.kind})")
         for name, req in sorted(header.credentials.items())
@@ -69,6 +72,7 @@ class CredentialEditor(FieldEditor):
         kinds = ", ".join(info.credential_kinds) or "any kind"
         self.combo.setToolTip(f"{info.description}\nAccepted kinds: {kinds}.")
         line = self.combo.lineEdit()
+        assert line is not None  # an editable combo box has one
         line.setPlaceholderText("(none)" if info.nullable else "credential name")
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)

@@ -171,6 +171,8 @@ class CodeEdit(QPlainTextEdit):
             return
         word = self.word_before_cursor()
         popup = self.completer.popup()
+        if popup is None:  # a QCompleter always makes a default popup; the stubs allow None
+            return
         if len(word) < 1 or not self._inside_expression():
             popup.hide()
             return

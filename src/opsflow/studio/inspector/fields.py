@@ -268,9 +268,9 @@ class SpinEditor(FieldEditor):
         else:
             self.spin = _CompactDoubleSpinBox(self)
             self.spin.setDecimals(3)
-            low = float(info.minimum) if info.minimum is not None else -1e12
-            high = float(info.maximum) if info.maximum is not None else 1e12
-            self.spin.setRange(low + (0.001 if info.exclusive_minimum else 0.0), high)
+            lowest = float(info.minimum) if info.minimum is not None else -1e12
+            highest = float(info.maximum) if info.maximum is not None else 1e12
+            self.spin.setRange(lowest + (0.001 if info.exclusive_minimum else 0.0), highest)
         self.spin.setKeyboardTracking(False)
         self.spin.setToolTip(info.description)
         self.spin.setMinimumWidth(110)
@@ -300,7 +300,10 @@ class SpinEditor(FieldEditor):
 
     def _show(self, value: Any) -> None:
         if isinstance(value, int | float) and not isinstance(value, bool):
-            self.spin.setValue(value)
+            if isinstance(self.spin, QSpinBox):
+                self.spin.setValue(int(value))  # what QSpinBox does with a float anyway
+            else:
+                self.spin.setValue(value)
 
 
 class NumberLineEditor(FieldEditor):

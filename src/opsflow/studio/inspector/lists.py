@@ -170,16 +170,17 @@ class KeyValueEditor(FieldEditor):
 
     def add_row(self) -> None:
         row = self.table.rowCount()
+        key = QTableWidgetItem("")
         self._loading = True
         try:
             self.table.insertRow(row)
-            self.table.setItem(row, 0, QTableWidgetItem(""))
+            self.table.setItem(row, 0, key)
             self.table.setItem(row, 1, QTableWidgetItem(""))
         finally:
             self._loading = False
         self._fit_height()
         self.table.setCurrentCell(row, 0)
-        self.table.editItem(self.table.item(row, 0))
+        self.table.editItem(key)
 
     def remove_selected(self) -> None:
         rows = sorted({index.row() for index in self.table.selectedIndexes()}, reverse=True)

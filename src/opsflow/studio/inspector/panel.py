@@ -75,13 +75,13 @@ class Inspector(QWidget):
         self._shown: dict[str, Any] = {}
         self._shown_type: str | None = None
         self.general_errors = QLabel()
-        self.scroll = QScrollArea(self)
-        self.scroll.setWidgetResizable(True)
-        self.scroll.setFrameShape(QFrame.Shape.NoFrame)
-        self.scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.scroll_area = QScrollArea(self)
+        self.scroll_area.setWidgetResizable(True)
+        self.scroll_area.setFrameShape(QFrame.Shape.NoFrame)
+        self.scroll_area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.scroll)
+        layout.addWidget(self.scroll_area)
         self.setMinimumWidth(320)
         document.node_changed.connect(self._on_node_changed)
         document.node_removed.connect(self._on_node_removed)
@@ -110,7 +110,7 @@ class Inspector(QWidget):
         else:
             self._build_node_view(self.document.node(node_id))
         self._layout.addStretch(1)
-        self.scroll.setWidget(content)
+        self.scroll_area.setWidget(content)
 
     def focus_field(self, path: str) -> bool:
         """Scroll to and focus the editor of a field path ("params.url", "retry.attempts")."""
@@ -120,7 +120,7 @@ class Inspector(QWidget):
             row, rest = self.rows[ALL_PARAMS], ""
         if row is None:
             return False
-        self.scroll.ensureWidgetVisible(row, 0, 40)
+        self.scroll_area.ensureWidgetVisible(row, 0, 40)
         row.editor.focus_path(rest)
         return True
 
@@ -215,7 +215,7 @@ class Inspector(QWidget):
             value,
             header=lambda: self.document.header,
             timezone=self._timezone,
-            check=lambda text, info=info: self._check_expression(info, text),
+            check=lambda text: self._check_expression(info, text),
         )
         if isinstance(editor, CodeFieldEditor) and info.kind in ("template", "expression"):
             editor.edit.set_completer(ContextCompleter(self._context_names, editor))
@@ -350,6 +350,8 @@ class Inspector(QWidget):
             [(info.name, text, kind)],
             self.document.header,
             {n.id for n in self.document.nodes()},
+            # Stands in for validate.graph.Upstream (only is_upstream is asked), which the
+            # core annotates as that class rather than a protocol.
             _Ancestors(self.document),  # type: ignore[arg-type]
         )
         errors = [d.message for d in found if d.severity == "error"]

@@ -193,9 +193,14 @@ def _is_string_map(schema: dict[str, Any]) -> bool:
 
 
 def _editor_for(name: str, schema: dict[str, Any], kind: Any) -> EditorKind:
-    simple = {"credential": "credential", "script": "script", "cron": "cron", "form": "form"}
+    simple: dict[str, EditorKind] = {
+        "credential": "credential",
+        "script": "script",
+        "cron": "cron",
+        "form": "form",
+    }
     if kind in simple:
-        return simple[kind]  # type: ignore[return-value]
+        return simple[kind]
     kind_of = schema.get("type")
     if "enum" in schema and kind_of in ("string", "integer", "number", None):
         return "choice"

@@ -405,6 +405,7 @@ class JsonTreeModel(QAbstractItemModel):
             return self.createIndex(row, column, children[row].id)
         return QModelIndex()
 
+    # The stubs merge QObject.parent() into this name; the model only overrides parent(child).
     def parent(self, child: Index) -> QModelIndex:  # type: ignore[override]
         if not child.isValid():
             return QModelIndex()
