@@ -38,7 +38,7 @@ peers:
 	sh tools/test_peers.sh
 
 unit: $(DEV_STAMP) peers
-	QT_QPA_PLATFORM=offscreen HYPOTHESIS_PROFILE=ci $(DEV_PY) -m pytest -q
+	QT_QPA_PLATFORM=offscreen HYPOTHESIS_PROFILE=ci $(DEV_PY) -m pytest -q -n 2 --dist load
 
 test: lint unit
 

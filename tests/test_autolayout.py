@@ -103,3 +103,18 @@ def test_the_new_core_modules_load_no_qt() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
     assert result.stdout.strip() == "[]"
+
+
+def test_tall_nodes_get_more_room_and_short_columns_stay_centred() -> None:
+    flow = flow_of([("a", "b"), ("a", "c"), ("a", "d"), ("b", "e")])
+    heights = {"b": 180.0, "c": 50.0, "d": 50.0}  # b is taller than a row
+    placed = auto_layout(flow, heights=heights)
+    column = sorted(("b", "c", "d"), key=lambda n: placed[n][1])
+    for upper, lower in itertools.pairwise(column):
+        room = max(ROW_SPACING, heights[upper] + 24)
+        assert placed[lower][1] - placed[upper][1] >= room
+    # a's row is centred against the whole height its neighbours' column takes.
+    extent = sum(max(ROW_SPACING, heights[n] + 24) for n in column)
+    assert placed["a"][1] + ROW_SPACING / 2 == pytest.approx(placed[column[0]][1] + extent / 2)
+    # Nodes no taller than a row keep the usual spacing.
+    assert auto_layout(flow, heights={n: 60.0 for n in "abcde"}) == auto_layout(flow)

@@ -1,4 +1,8 @@
-"""`opsflow run` as a new user meets it: inputs, confirmations, outputs, dry runs."""
+"""`opsflow run` as a new user meets it: inputs, confirmations, outputs, dry runs.
+
+In-process (the `cli` fixture), but for the keyring: its backend is chosen once per process,
+from PYTHON_KEYRING_BACKEND, so the test with no credentials runs a child process.
+"""
 
 from __future__ import annotations
 
@@ -11,13 +15,14 @@ from typing import Any
 
 import pytest
 
+from tests.conftest import Cli
 from tests.flowdocs import edge, flow_doc, node, write
 
 OPSFLOW = [sys.executable, "-m", "opsflow"]
 
 
 def opsflow(*args: Any, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    """`opsflow ARGS`, run with no terminal (stdin is the null device)."""
+    """`opsflow ARGS` as a child process with no terminal (stdin is the null device)."""
     result = subprocess.run(
         [*OPSFLOW, *map(str, args)],
         capture_output=True,
@@ -47,8 +52,8 @@ def inputs_flow(tmp_path: Path) -> Path:
     return write(tmp_path / "f.flow.json", flow)
 
 
-def test_every_missing_input_is_named_at_once(tmp_path: Path) -> None:
-    result = opsflow("run", inputs_flow(tmp_path), "--store", tmp_path / "j.sqlite")
+def test_every_missing_input_is_named_at_once(cli: Cli, tmp_path: Path) -> None:
+    result = cli("run", inputs_flow(tmp_path), "--store", tmp_path / "j.sqlite")
     assert result.returncode == 2
     assert result.stderr.splitlines() == [
         "opsflow: inputs 'host', 'port' and 'user' are required; give them with "
@@ -56,8 +61,8 @@ def test_every_missing_input_is_named_at_once(tmp_path: Path) -> None:
     ]
 
 
-def test_an_empty_required_input_is_refused(tmp_path: Path) -> None:
-    result = opsflow(
+def test_an_empty_required_input_is_refused(cli: Cli, tmp_path: Path) -> None:
+    result = cli(
         "run",
         inputs_flow(tmp_path),
         *("--input", "host=", "--input", "port=22", "--input", "user=  "),
@@ -70,8 +75,8 @@ def test_an_empty_required_input_is_refused(tmp_path: Path) -> None:
     ]
 
 
-def test_a_value_of_the_wrong_type_is_named_plainly(tmp_path: Path) -> None:
-    result = opsflow(
+def test_a_value_of_the_wrong_type_is_named_plainly(cli: Cli, tmp_path: Path) -> None:
+    result = cli(
         "run",
         inputs_flow(tmp_path),
         *("--input", "host=web-01", "--input", "port=abc", "--input", "user=ops"),
@@ -85,7 +90,7 @@ def test_a_value_of_the_wrong_type_is_named_plainly(tmp_path: Path) -> None:
     assert "invalid literal" not in result.stderr
 
 
-def test_the_flows_outputs_are_printed_at_the_end(tmp_path: Path) -> None:
+def test_the_flows_outputs_are_printed_at_the_end(cli: Cli, tmp_path: Path) -> None:
     flow = flow_doc(
         [
             node("start", "trigger.manual"),
@@ -98,12 +103,12 @@ def test_the_flows_outputs_are_printed_at_the_end(tmp_path: Path) -> None:
         },
     )
     path = write(tmp_path / "f.flow.json", flow)
-    result = opsflow("run", path, "--store", tmp_path / "j.sqlite")
+    result = cli("run", path, "--store", tmp_path / "j.sqlite")
     assert result.returncode == 0, result.stderr
     tail = result.stdout.split("\nOUTPUTS\n", 1)[1].splitlines()
     assert tail[:2] == ['  summary = "web-01 has 3 problems"', "  n = 3"]
     assert tail[-1].endswith(": succeeded")
-    as_json = opsflow("run", path, "--json", "--store", tmp_path / "j.sqlite")
+    as_json = cli("run", path, "--json", "--store", tmp_path / "j.sqlite")
     finished = json.loads(as_json.stdout.splitlines()[-1])
     assert finished["kind"] == "run_finished"
     assert finished["data"]["outputs"] == {"summary": "web-01 has 3 problems", "n": 3}
@@ -121,19 +126,19 @@ def confirm_flow(tmp_path: Path) -> Path:
     return write(tmp_path / "f.flow.json", flow)
 
 
-def test_a_confirmation_is_refused_without_a_terminal_unless_yes(tmp_path: Path) -> None:
+def test_a_confirmation_is_refused_without_a_terminal_unless_yes(cli: Cli, tmp_path: Path) -> None:
     path, store = confirm_flow(tmp_path), tmp_path / "j.sqlite"
-    refused = opsflow("run", path, "--store", store)
+    refused = cli("run", path, "--store", store)
     assert refused.returncode == 2
     assert refused.stderr.splitlines() == [
         f"opsflow: {path}: trigger 'start' asks \"Restart nginx now?\" before each run; answer "
         "it at a terminal, or pass --yes to start without asking"
     ]
-    assert json.loads(opsflow("runs", "list", "--json", "--store", store).stdout) == []
+    assert json.loads(cli("runs", "list", "--json", "--store", store).stdout) == []
     for extra in (["--yes"], ["-y", "--json"], ["--dry-run"]):
-        started = opsflow("run", path, *extra, "--store", store)
+        started = cli("run", path, *extra, "--store", store)
         assert started.returncode == 0, started.stderr
-    assert len(json.loads(opsflow("runs", "list", "--json", "--store", store).stdout)) == 3
+    assert len(json.loads(cli("runs", "list", "--json", "--store", store).stdout)) == 3
 
 
 @pytest.fixture

@@ -1,31 +1,19 @@
-"""Every command and option of `opsflow` explains itself, and says what it really prints."""
+"""Every command and option of `opsflow` explains itself, and says what it really prints.
+
+The commands run in-process (the `cli` fixture).
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
 import re
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 from opsflow.cli.main import build_parser
+from tests.conftest import Cli
 from tests.flowdocs import edge, flow_doc, node, write
-
-OPSFLOW = [sys.executable, "-m", "opsflow"]
-
-
-def opsflow(*args: Any) -> subprocess.CompletedProcess[str]:
-    result = subprocess.run(
-        [*OPSFLOW, *map(str, args)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        stdin=subprocess.DEVNULL,
-    )
-    assert "Traceback" not in result.stdout + result.stderr, result.stderr
-    return result
 
 
 def parsers(parser: argparse.ArgumentParser, path: str = "opsflow") -> list[tuple[str, Any]]:
@@ -62,46 +50,46 @@ def test_every_command_and_option_has_help() -> None:
     assert missing == []
 
 
-def test_serve_help_shows_defaults() -> None:
-    shown = " ".join(opsflow("serve", "--help").stdout.split())
+def test_serve_help_shows_defaults(cli: Cli) -> None:
+    shown = " ".join(cli("serve", "--help").stdout.split())
     assert "(default: 127.0.0.1)" in shown
     assert "(default: 8080)" in shown
 
 
-def test_run_help_lists_every_exit_code() -> None:
+def test_run_help_lists_every_exit_code(cli: Cli) -> None:
     for command in (["run"], ["runs", "resume"]):
-        text = opsflow(*command, "--help").stdout
+        text = cli(*command, "--help").stdout
         listed = re.findall(r"^  (\d+) {2,}\S", text, flags=re.MULTILINE)
         assert listed == ["0", "1", "2", "3", "4", "130"], text
         assert "  2    the run was not started" in text
 
 
-def test_runs_list_and_show_json_are_what_their_help_says(tmp_path: Path) -> None:
+def test_runs_list_and_show_json_are_what_their_help_says(cli: Cli, tmp_path: Path) -> None:
     store = tmp_path / "j.sqlite"
     flow = flow_doc(
         [node("start", "trigger.manual"), node("note", "action.set_vars", values={"a": 1})],
         [edge("start", "out", "note")],
     )
-    ran = opsflow("run", write(tmp_path / "f.flow.json", flow), "--store", store, "--json")
+    ran = cli("run", write(tmp_path / "f.flow.json", flow), "--store", store, "--json")
     run_id = json.loads(ran.stdout.splitlines()[0])["run"]
 
-    listing_help = " ".join(opsflow("runs", "list", "--help").stdout.split())
+    listing_help = " ".join(cli("runs", "list", "--help").stdout.split())
     assert "--json print one JSON array of run records" in listing_help
-    listed = json.loads(opsflow("runs", "list", "--json", "--store", store).stdout)
+    listed = json.loads(cli("runs", "list", "--json", "--store", store).stdout)
     assert isinstance(listed, list) and listed[0]["id"] == run_id
 
-    show_help = " ".join(opsflow("runs", "show", "--help").stdout.split())
+    show_help = " ".join(cli("runs", "show", "--help").stdout.split())
     assert (
         "--json print one JSON document: the run record, the result of each node, and every "
         "event of the run" in show_help
     )
-    shown = json.loads(opsflow("runs", "show", run_id, "--json", "--store", store).stdout)
+    shown = json.loads(cli("runs", "show", run_id, "--json", "--store", store).stdout)
     assert set(shown) == {"run", "nodes", "events"}
     assert shown["run"]["id"] == run_id and set(shown["nodes"]) == {"start", "note"}
     assert shown["events"][0]["kind"] == "run_started"
 
 
-def test_approve_json_prints_the_decision(tmp_path: Path) -> None:
+def test_approve_json_prints_the_decision(cli: Cli, tmp_path: Path) -> None:
     store = tmp_path / "j.sqlite"
     flow = flow_doc(
         [
@@ -110,11 +98,11 @@ def test_approve_json_prints_the_decision(tmp_path: Path) -> None:
         ],
         [edge("start", "out", "ask")],
     )
-    ran = opsflow("run", write(tmp_path / "f.flow.json", flow), "--store", store, "--json")
+    ran = cli("run", write(tmp_path / "f.flow.json", flow), "--store", store, "--json")
     assert ran.returncode == 3, ran.stderr
     run_id = json.loads(ran.stdout.splitlines()[0])["run"]
-    assert "one JSON object" in " ".join(opsflow("approve", "--help").stdout.split())
-    decided = opsflow(
+    assert "one JSON object" in " ".join(cli("approve", "--help").stdout.split())
+    decided = cli(
         "approve", run_id, "ask", "--approve", "--as", "alice", "--json", "--store", store
     )
     assert decided.returncode == 0, decided.stderr

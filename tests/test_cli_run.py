@@ -1,19 +1,23 @@
-"""`opsflow run`, `runs` and `approve` as real processes: exit codes, output, the journal."""
+"""`opsflow run`, `runs` and `approve`: exit codes, output, the journal.
+
+In-process (the `cli` fixture), but for signals, which stop a real process.
+"""
 
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from opsflow.engine.journal import Journal
+from tests.conftest import Cli, CliResult
 from tests.flowdocs import ROOT, SAMPLES, edge, flow_doc, node, write
 
 OPSFLOW = [sys.executable, "-m", "opsflow"]
@@ -45,20 +49,21 @@ SAMPLE_PINS = {
 }
 
 
-def opsflow(*args: Any, store: Path) -> subprocess.CompletedProcess[str]:
-    result = subprocess.run(
-        [*OPSFLOW, *map(str, args), "--store", str(store)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        stdin=subprocess.DEVNULL,
-    )
-    assert "Traceback" not in result.stdout + result.stderr, result.stderr
-    return result
+Opsflow = Callable[..., CliResult]
+
+
+@pytest.fixture
+def opsflow(cli: Cli) -> Opsflow:
+    """`opsflow ARGS --store STORE`, in-process."""
+
+    def run(*args: Any, store: Path) -> CliResult:
+        return cli(*args, "--store", store)
+
+    return run
 
 
 @pytest.mark.parametrize("sample", SAMPLES, ids=lambda p: p.name.removesuffix(".flow.json"))
-def test_every_sample_flow_dry_runs(sample: Path, tmp_path: Path) -> None:
+def test_every_sample_flow_dry_runs(opsflow: Opsflow, sample: Path, tmp_path: Path) -> None:
     name = sample.name.removesuffix(".flow.json")
     args: list[Any] = ["run", sample, "--dry-run"]
     if (PAYLOADS / f"{name}.json").exists():
@@ -72,7 +77,7 @@ def test_every_sample_flow_dry_runs(sample: Path, tmp_path: Path) -> None:
     assert ": succeeded" in result.stdout and "(dry run)" in result.stdout
 
 
-def test_json_lines_and_the_journal_agree(tmp_path: Path) -> None:
+def test_json_lines_and_the_journal_agree(opsflow: Opsflow, tmp_path: Path) -> None:
     flow = flow_doc(
         [
             node("start", "trigger.manual"),
@@ -98,7 +103,7 @@ def test_json_lines_and_the_journal_agree(tmp_path: Path) -> None:
     assert "note" in shown.stdout and "succeeded" in shown.stdout
 
 
-def test_failure_exits_1_with_the_reason(tmp_path: Path) -> None:
+def test_failure_exits_1_with_the_reason(opsflow: Opsflow, tmp_path: Path) -> None:
     flow = flow_doc(
         [
             node("start", "trigger.manual"),
@@ -112,7 +117,9 @@ def test_failure_exits_1_with_the_reason(tmp_path: Path) -> None:
     assert "vars.nope is undefined" in result.stdout
 
 
-def test_waiting_for_approval_exits_3_and_says_how_to_answer(tmp_path: Path) -> None:
+def test_waiting_for_approval_exits_3_and_says_how_to_answer(
+    opsflow: Opsflow, tmp_path: Path
+) -> None:
     flow = flow_doc(
         [
             node("start", "trigger.manual"),
@@ -192,7 +199,7 @@ def test_stopping_cancels_cleanly_with_130(tmp_path: Path, stop: signal.Signals)
     ],
 )
 def test_bad_run_arguments_are_one_line_with_exit_2(
-    tmp_path: Path, args: list[str], message: str
+    opsflow: Opsflow, tmp_path: Path, args: list[str], message: str
 ) -> None:
     flow = flow_doc([node("start", "trigger.manual")], [])
     result = opsflow(
@@ -202,7 +209,7 @@ def test_bad_run_arguments_are_one_line_with_exit_2(
     assert message in result.stderr and len(result.stderr.strip().splitlines()) == 1
 
 
-def test_runs_commands_refuse_unknown_runs(tmp_path: Path) -> None:
+def test_runs_commands_refuse_unknown_runs(opsflow: Opsflow, tmp_path: Path) -> None:
     store = tmp_path / "j.sqlite"
     for args in (["runs", "show", "nope"], ["runs", "resume", "nope"]):
         result = opsflow(*args, store=store)
@@ -211,7 +218,7 @@ def test_runs_commands_refuse_unknown_runs(tmp_path: Path) -> None:
     assert result.returncode == 2 and "there is no run nope" in result.stderr
 
 
-def test_secrets_never_reach_output_or_journal(tmp_path: Path) -> None:
+def test_secrets_never_reach_output_or_journal(cli: Cli, tmp_path: Path) -> None:
     """A token from the environment is sent, echoed back by the server, and masked everywhere."""
     import http.server
     import threading
@@ -247,16 +254,9 @@ def test_secrets_never_reach_output_or_journal(tmp_path: Path) -> None:
         )
         store = tmp_path / "store" / "j.sqlite"
         store.parent.mkdir()
-        env = {**os.environ, "OPSFLOW_CRED_API_TOKEN_TOKEN": token}
+        env = {"OPSFLOW_CRED_API_TOKEN_TOKEN": token}
         path = write(tmp_path / "f.flow.json", flow)
-        result = subprocess.run(
-            [*OPSFLOW, "run", str(path), "--json", "--store", str(store)],
-            capture_output=True,
-            text=True,
-            timeout=120,
-            env=env,
-            stdin=subprocess.DEVNULL,
-        )
+        result = cli("run", path, "--json", "--store", store, env=env)
     finally:
         server.shutdown()
         server.server_close()

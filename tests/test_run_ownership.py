@@ -26,6 +26,7 @@ import pytest
 
 from opsflow.engine.events import Event
 from opsflow.engine.journal import Journal
+from tests.conftest import Cli
 from tests.processes import APPEND, APPEND_IDEM, Launch, Opsflow, ledger_lines
 
 EXIT_UNUSABLE, EXIT_TIMED_OUT, EXIT_CANCELLED = 2, 4, 130
@@ -457,6 +458,7 @@ HOLD_LOCK = """
 """
 
 
+@pytest.mark.slow
 def test_serve_answers_at_once_and_503_while_another_process_holds_the_journal(
     launch: Launch, tmp_path: Path
 ) -> None:
@@ -614,7 +616,7 @@ def test_resume_refuses_nodes_that_were_not_in_flight(launch: Launch, tmp_path: 
     assert Counter(ledger_lines(ledger)) == Counter(f"{run_id} {n}" for n in ("a1", "a2", "a3"))
 
 
-def test_opsflow_run_refuses_a_flow_with_validation_errors(launch: Launch, tmp_path: Path) -> None:
+def test_opsflow_run_refuses_a_flow_with_validation_errors(cli: Cli, tmp_path: Path) -> None:
     db = tmp_path / "runs.sqlite"
     nodes = [
         {"id": "start", "type": "trigger.manual"},
@@ -625,9 +627,9 @@ def test_opsflow_run_refuses_a_flow_with_validation_errors(launch: Launch, tmp_p
         },
     ]
     flow = write(tmp_path / "f.flow.json", "invalid", nodes, ["start", "bad"])
-    refused = launch("run", flow, "--store", db)
-    assert refused.finish() == EXIT_UNUSABLE
-    said = refused.said()
+    refused = cli("run", flow, "--store", db)
+    assert refused.returncode == EXIT_UNUSABLE
+    said = refused.stdout + refused.stderr
     assert "the flow has 1 error and cannot run" in said and "Traceback" not in said
     assert "opsflow validate" in said
     assert not db.exists() or not Journal(db).list_runs()

@@ -429,6 +429,7 @@ def resolved(posted: dict[str, Any]) -> dict[str, Any]:
 # -- the test -------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_alertmanager_notifications_drive_the_outage_sample(
     tmp_path: Path, sshd: Sshd, services: Services
 ) -> None:

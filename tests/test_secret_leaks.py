@@ -110,6 +110,7 @@ print("failing with", open(sys.argv[1], encoding="utf-8").readline().strip(), fi
 """
 
 
+@pytest.mark.slow
 def test_planted_secrets_never_reach_any_output(
     tmp_path: Path, echo_server: str, site: Path
 ) -> None:

@@ -14,6 +14,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from opsflow.engine.journal import ACTIVE_STATES, Journal
 from tests.processes import Launch, ledger_lines
 from tests.test_run_ownership import append, post, serve_url, write
@@ -56,6 +58,7 @@ def settle(launch: Launch, db: Path, ledger: Path) -> dict[str, list[str]]:
     return given
 
 
+@pytest.mark.slow
 def test_kill_9_of_serve_at_random_points_then_restart_runs_every_step_once(
     launch: Launch, tmp_path: Path
 ) -> None:

@@ -18,6 +18,8 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import pytest
+
 from opsflow.engine.journal import Journal
 from tests.processes import Launch, ledger_lines
 from tests.test_run_ownership import append, post, serve_url, wait_for, write
@@ -80,6 +82,7 @@ STUDIO = """
 """
 
 
+@pytest.mark.slow
 def test_studio_cli_serve_approve_and_readers_share_one_journal(
     launch: Launch, site: Path, tmp_path: Path
 ) -> None:

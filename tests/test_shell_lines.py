@@ -1,6 +1,8 @@
 """Shell lines never run data: a template in a `shell: true` line is refused by validation,
 `opsflow serve` and `opsflow run`; the way to hand data to a shell line, `env`, keeps a
 hostile webhook payload inert (a canary file it tries to create never appears).
+
+The refusals are checked in-process (the `cli` fixture); the payloads go to a real `serve`.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from opsflow.engine.journal import Journal
+from tests.conftest import Cli
 from tests.processes import Launch
 from tests.test_run_ownership import post, serve_url, wait_for, write
 
@@ -26,7 +29,7 @@ def hook() -> dict[str, object]:
     }
 
 
-def test_a_template_in_a_shell_line_is_refused_everywhere(launch: Launch, tmp_path: Path) -> None:
+def test_a_template_in_a_shell_line_is_refused_everywhere(cli: Cli, tmp_path: Path) -> None:
     flow = write(
         tmp_path / "f.flow.json",
         "templated-line",
@@ -40,16 +43,16 @@ def test_a_template_in_a_shell_line_is_refused_everywhere(launch: Launch, tmp_pa
         ],
         ["hook", "say"],
     )
-    check = launch("validate", flow)
-    assert check.finish() == 1
-    said = check.said()
+    check = cli("validate", flow)
+    assert check.returncode == 1
+    said = check.stdout + check.stderr
     assert "node 'say' field params" in said and "may not contain templates" in said
     assert "`env`" in said
     for command in (["serve", flow, "--port", "0"], ["run", flow, "--payload", "{}"]):
-        refused = launch(*command, "--store", tmp_path / "runs.sqlite")
-        assert refused.finish() == 2
-        assert "may not contain templates" in refused.said()
-        assert "Traceback" not in refused.said()
+        refused = cli(*command, "--store", tmp_path / "runs.sqlite")
+        assert refused.returncode == 2
+        assert "may not contain templates" in refused.stdout + refused.stderr
+        assert "Traceback" not in refused.stdout + refused.stderr
 
 
 @pytest.mark.parametrize("payload", HOSTILE)

@@ -10,8 +10,8 @@ import pytest
 from opsflow.errors import OpsflowError
 from opsflow.flowfile import load_flow
 from opsflow.validate import Diagnostic, refuse_invalid, validate_flow
+from tests.conftest import Cli
 from tests.flowdocs import SAMPLES, check_flow, edge, flow_doc, node, write
-from tests.test_cli import opsflow
 
 
 def caller(*targets: str, foreach: bool = False) -> dict[str, Any]:
@@ -186,10 +186,10 @@ def test_samples_have_no_subflow_problems() -> None:
         assert validate_flow(load_flow(sample), flow_path=sample) == [], sample
 
 
-def test_cli_validate_reports_a_cycle(tmp_path: Path) -> None:
+def test_cli_validate_reports_a_cycle(cli: Cli, tmp_path: Path) -> None:
     main = make(tmp_path, "main.flow.json", "check.flow.json")
     make(tmp_path, "check.flow.json", "main.flow.json")
-    result = opsflow("validate", "main.flow.json", cwd=tmp_path)
+    result = cli("validate", "main.flow.json", cwd=tmp_path)
     assert result.returncode == 1, result.stdout + result.stderr
     assert "main.flow.json: error [subflow-cycle] node 'call_0'" in result.stdout
     assert "main.flow.json: FAILED" in result.stdout

@@ -6,11 +6,14 @@ its deepest predecessor); within a column, nodes are ordered by the barycentre
 of their neighbours, swept a few times left to right and back, the classic
 Sugiyama heuristic. Cycles (which the validator reports) are broken by
 ignoring the edges that close them, so a broken flow still gets a layout.
+Rows are `ROW_SPACING` apart unless the caller says a node is drawn taller
+(a card with many ports and a status line under it): then it gets its height
+plus `ROW_GAP`, so nothing drawn under a card runs into the next one.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Collection, Iterable, Mapping
 from typing import TYPE_CHECKING
 
 from opsflow.model.flow import Flow
@@ -20,6 +23,8 @@ if TYPE_CHECKING:
 
 COLUMN_SPACING = 280.0
 ROW_SPACING = 120.0
+#: The least space left between a node (with what is drawn under it) and the next one below.
+ROW_GAP = 24.0
 SWEEPS = 4
 
 
@@ -29,11 +34,14 @@ def auto_layout(
     *,
     column_spacing: float = COLUMN_SPACING,
     row_spacing: float = ROW_SPACING,
+    heights: Mapping[str, float] | None = None,
 ) -> dict[str, tuple[float, float]]:
     """New (x, y) for the nodes in `only` (all nodes when None).
 
     A partial layout keeps its top-left corner where the chosen nodes were, so
-    laying out a selection does not throw it across the canvas.
+    laying out a selection does not throw it across the canvas. `heights` (node
+    id -> how tall it is drawn, everything under it included) gives tall nodes
+    more room; nodes not in it take one row.
     """
     chosen = [n.id for n in flow.nodes if only is None or n.id in only]
     if not chosen:
@@ -46,16 +54,20 @@ def auto_layout(
     ]
     columns = _ordered_layers(chosen, edges)
     origin = _origin(flow, chosen) if only is not None else (0.0, 0.0)
-    tallest = max(len(column) for column in columns)
+    tall = heights or {}
+
+    def pitch(node_id: str) -> float:
+        return max(row_spacing, tall.get(node_id, 0.0) + ROW_GAP)
+
+    extents = [sum(pitch(node_id) for node_id in column) for column in columns]
+    tallest = max(extents)
     placed: dict[str, tuple[float, float]] = {}
     for index, column in enumerate(columns):
         # Centre short columns against the tallest so branches fan out symmetrically.
-        offset = (tallest - len(column)) * row_spacing / 2
-        for row, node_id in enumerate(column):
-            placed[node_id] = (
-                origin[0] + index * column_spacing,
-                origin[1] + offset + row * row_spacing,
-            )
+        y = origin[1] + (tallest - extents[index]) / 2
+        for node_id in column:
+            placed[node_id] = (origin[0] + index * column_spacing, y)
+            y += pitch(node_id)
     return placed
 
 

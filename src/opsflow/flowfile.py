@@ -58,6 +58,10 @@ def parse_flow(data: bytes | str, source: str = "<flow>", catalog: Catalog | Non
     return flow
 
 
+#: Flow-level maps written in name order: the order of their entries carries no meaning.
+SORTED_MAPS = ("credentials",)
+
+
 def dump_flow(flow: Flow) -> str:
     """The canonical text of a flow (UTF-8, two-space indent, trailing newline)."""
     with paused_gc():
@@ -76,14 +80,20 @@ def canonical_document(flow: Flow) -> dict[str, Any]:
         document["edges"] = sorted(
             document["edges"], key=lambda e: (e["from"], e["port"], e["to"], e["id"])
         )
-    if "credentials" in document:
-        document["credentials"] = dict(sorted(document["credentials"].items()))
+    for section in SORTED_MAPS:
+        if section in document:
+            document[section] = dict(sorted(document[section].items()))
     layout = document.get("layout")
     if layout is not None:
         if "nodes" in layout:
             layout["nodes"] = dict(sorted(layout["nodes"].items()))
         if "notes" in layout:
             layout["notes"] = sorted(layout["notes"], key=lambda n: n["id"])
+        if "groups" in layout:
+            for group in layout["groups"]:
+                if "nodes" in group:
+                    group["nodes"] = sorted(group["nodes"])
+            layout["groups"] = sorted(layout["groups"], key=lambda g: g["id"])
     return document
 
 

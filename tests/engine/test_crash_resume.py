@@ -201,6 +201,7 @@ def crash_iteration(launch: Launch, folder: Path, seed: int) -> Crashes:
     return crashes
 
 
+@pytest.mark.slow
 def test_kill_9_at_random_points_then_resume_runs_finished_nodes_once(
     launch: Launch, tmp_path: Path
 ) -> None:

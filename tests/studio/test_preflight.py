@@ -169,7 +169,9 @@ def test_opsflow_studio_without_a_display_says_so_and_exits_2(tmp_path: Path) ->
 
 
 def test_opsflow_studio_entry_without_a_display_says_so_and_exits_2(tmp_path: Path) -> None:
-    result = run([sys.executable, "-m", "opsflow.cli.studio_command", str(SAMPLE)], environment(tmp_path))
+    result = run(
+        [sys.executable, "-m", "opsflow.cli.studio_command", str(SAMPLE)], environment(tmp_path)
+    )
     assert (result.returncode, result.stderr) == (2, f"opsflow-studio: {NO_DISPLAY}\n")
 
 

@@ -16,12 +16,14 @@ from PySide6.QtCore import QModelIndex, Qt
 from PySide6.QtWidgets import QWidget
 from pytestqt.qtbot import QtBot
 
+from opsflow.engine.event_text import event_text
 from opsflow.engine.events import Event
 from opsflow.flowfile import parse_flow
 from opsflow.studio.document import FlowDocument
 from opsflow.studio.run.approvals import ApprovalForm, ApprovalPanel
+from opsflow.studio.run.eventlog import EventLogModel
 from opsflow.studio.run.history import HistoryPanel
-from opsflow.studio.run.panel import EventLogModel, RunPanel, event_summary
+from opsflow.studio.run.panel import RunPanel
 from opsflow.studio.run.session import RunSession, current_user
 from tests.flowdocs import edge, flow_doc, node
 
@@ -162,7 +164,7 @@ def test_log_lists_every_event_and_filters_by_node_level_and_text(
     assert any(
         m.startswith("failed: could not connect") and m.endswith("→ error") for m in messages
     )
-    assert any(m.startswith("succeeded → success in ") and m.endswith(" ms") for m in messages)
+    assert any(m.startswith("→ success in ") and m.endswith(" ms") for m in messages)
     assert messages[-1] == "succeeded" and model.row(model.rowCount() - 1).kind == "run finished"
     header = panel.header.text()
     assert run_id in header and "succeeded" in header and "trigger start" in header
@@ -205,15 +207,15 @@ def test_show_node_gives_input_output_error_and_pins(qtbot: QtBot, sessions: Ses
     assert panel.output_tree.expand_to(["down"])
     with qtbot.waitSignal(panel.output_tree.path_copied) as copied:
         panel.output_tree.copy_path()
-    assert copied.args == ["output.down"]
-    assert panel.pin_button.isEnabled() and not panel.tabs.isTabEnabled(2)
+    assert copied.args == ["nodes.handled.output.down"]
+    assert panel.pin_button.isEnabled() and not panel.tabs.isTabEnabled(1)
     qtbot.mouseClick(panel.pin_button, Qt.MouseButton.LeftButton)
     assert session.pins["handled"].output == {"down": True}
     assert "pinned for later runs" in panel.node_title.text()
 
     panel.show_node("probe")
     assert panel.input_tree.value()["url"].startswith("http://127.0.0.1:")
-    assert panel.tabs.isTabEnabled(2) and panel.tabs.currentIndex() == 2
+    assert panel.tabs.isTabEnabled(1) and panel.tabs.currentIndex() == 1
     assert "connection refused" in panel.error_text.toPlainText()
     assert not panel.pin_button.isEnabled()
     panel.show_node("ok")
@@ -261,11 +263,11 @@ def test_log_appends_thousands_of_events_and_follows_unless_scrolled_up(
     assert panel.proxy.index(panel.proxy.rowCount() - 1, 3).data() == "line 5200"
 
 
-def test_event_summaries_read_as_sentences() -> None:
+def test_event_texts_read_as_sentences() -> None:
     def summary(kind: Any, **data: Any) -> str:
-        return event_summary(Event("r", 1, kind, 0.0, "n", data))
+        return event_text(Event("r", 1, kind, 0.0, "n", data))
 
-    assert summary("node_succeeded", port="true", duration_s=0.012) == "succeeded → true in 12 ms"
+    assert summary("node_succeeded", port="true", duration_s=0.012) == "→ true in 12 ms"
     assert summary("node_failed", error="boom") == "failed: boom"
     assert summary("node_waiting", reason="approval") == "waiting for approval"
     assert summary("log", level="info", message="hello") == "hello"

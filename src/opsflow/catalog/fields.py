@@ -18,9 +18,9 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from opsflow.expr import MAX_OUTPUT_CHARS, MAX_STEPS, ExpressionError, Rendering, is_template
+from opsflow.model.flow import KIND_KEY as KIND_KEY
 
 FieldKind = Literal["template", "expression", "credential", "script", "cron", "path", "form"]
-KIND_KEY = "x-opsflow"
 
 
 class Params(BaseModel):

@@ -57,6 +57,9 @@ class NodeSpec:
     inline: bool = False
     #: `migrations[v]` turns version-`v` params into version-`v + 1` params.
     migrations: Mapping[int, ParamsMigration] = field(default_factory=dict)
+    #: The keys the node's output always has and their JSON types ("string", "integer",
+    #: ...), for completion before any run; empty when the output's shape varies.
+    output_fields: Mapping[str, str] = field(default_factory=dict)
 
     def output_ports(self, params: BaseModel | None = None) -> tuple[str, ...]:
         """The ports this node can leave through, given its (valid) parameters."""

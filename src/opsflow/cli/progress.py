@@ -13,17 +13,18 @@ import getpass
 import json
 import os
 import threading
-from datetime import datetime
 from typing import Any, TextIO
 
 from opsflow.engine.control import RunControl
+from opsflow.engine.event_text import event_level, event_line, local_datetime
 from opsflow.engine.events import Event
 from opsflow.engine.run_types import RunResult
 from opsflow.errors import OpsflowError
 
 
 class Progress:
-    """Shows events as they happen: one line each, or JSON lines with --json."""
+    """Shows events as they happen: one line each (`event_line`, the Studio's log text too)
+    behind a symbol, or JSON lines with --json."""
 
     SYMBOLS = {
         "node_started": "▶",
@@ -67,57 +68,29 @@ class Progress:
             return
         if event.kind == "run_started":
             self.run_id = event.run_id
-            dry = " (dry run)" if event.data.get("dry_run") else ""
-            self.say(f"run {event.run_id}{dry}")
+            self.say(event_line(event))
             return
-        text = self._describe(event)
-        if text is not None:
+        if self._shown(event):
             symbol = self.SYMBOLS.get(event.kind, " ")
-            if event.kind == "log" and event.data.get("level") in ("warning", "error"):
+            if event.kind == "log" and event_level(event) != "info":
                 symbol = "!"
-            self.say(f"{symbol} {text}")
+            text = event_line(event)
+            would = would_do(event.data.get("output")) if event.kind == "node_succeeded" else ""
+            self.say(f"{symbol} {text}" + (f"\n    would run {would}" if would else ""))
         if self.control is not None and event.kind == "approval_requested":
             threading.Thread(target=self._ask, args=(event,), daemon=True).start()
         if self.control is not None and event.kind == "run_paused":
             threading.Thread(target=self._debug, args=(event,), daemon=True).start()
 
-    def _describe(self, event: Event) -> str | None:
-        node, data = event.node, event.data
+    @staticmethod
+    def _shown(event: Event) -> bool:
+        """Whether a terminal shows the event: not the run's own bookkeeping, not a retry's
+        start (its retrying line said it), not a breakpoint wait (the pause says it)."""
         if event.kind == "node_started":
-            return None if data.get("attempt", 1) > 1 else f"{node}"
-        if event.kind == "node_succeeded":
-            extra = (
-                " (dry run)"
-                if isinstance(data.get("output"), dict) and data["output"].get("dry_run")
-                else ""
-            )
-            extra += " (pinned)" if data.get("pinned") else ""
-            would = would_do(data.get("output"))
-            if would:
-                extra += f"\n    would run {would}"
-            return f"{node} → {data.get('port')} {seconds(data.get('duration_s'))}{extra}"
-        if event.kind == "node_failed":
-            return f"{node} failed: {data.get('error')}"
-        if event.kind == "node_skipped":
-            return f"{node} skipped"
-        if event.kind == "node_retrying":
-            return f"{node} attempt {data['attempt']} in {data['delay_s']:.1f}s ({data['error']})"
-        if event.kind == "node_waiting" and data.get("reason") == "approval":
-            until = f" until {clock_time(data['until'])}" if data.get("until") else ""
-            return f"{node} waiting for approval{until}"
-        if event.kind == "run_paused":
-            return f"paused before {node} (breakpoint)"
-        if event.kind == "approval_requested":
-            return (
-                f"{node}: {data.get('message')} (approvers: {', '.join(data.get('approvers', []))})"
-            )
-        if event.kind == "approval_decided":
-            return f"{node} {data.get('decision')} by {data.get('by') or 'the deadline'}"
-        if event.kind == "approval_escalated":
-            return f"{node} escalated to {', '.join(data.get('to', []))}"
-        if event.kind == "log":
-            return f"{node or 'run'}: {data.get('message')}"
-        return None
+            return int(event.data.get("attempt") or 1) == 1
+        if event.kind == "node_waiting":
+            return event.data.get("reason") == "approval"
+        return event.kind not in ("run_resumed", "run_finished")
 
     def _ask(self, event: Event) -> None:
         with contextlib.suppress(EOFError):  # the terminal went away: leave it pending
@@ -229,4 +202,4 @@ def seconds(value: float | None) -> str:
 
 
 def clock_time(at: float | None) -> str:
-    return datetime.fromtimestamp(at).strftime("%Y-%m-%d %H:%M:%S") if at else ""
+    return local_datetime(at) if at else ""

@@ -12,6 +12,7 @@ from typing import Any, Literal
 
 from opsflow.engine.events import Event
 from opsflow.model.flow import Flow
+from opsflow.validate.context import RunValues
 
 NodeState = Literal[
     "queued", "running", "retrying", "succeeded", "failed", "skipped", "waiting", "paused"
@@ -78,6 +79,12 @@ class RunView:
         """Whether the run went along this edge (its source left through the port)."""
         node = self.nodes.get(source)
         return node is not None and node.state in ("succeeded", "failed") and node.port == port
+
+    def values(self) -> RunValues:
+        """What expressions could read in this run so far: the trigger's payload, the
+        inputs and the output of every node that succeeded."""
+        outputs = {n: run.output for n, run in self.nodes.items() if run.state == "succeeded"}
+        return RunValues(self.payload, dict(self.inputs), outputs)
 
     def duration_s(self, now: float) -> float | None:
         if self.started_at is None:

@@ -3,6 +3,7 @@
 from opsflow.model.flow import (
     FORMAT,
     FORMAT_VERSION,
+    GROUP_COLORS,
     CredentialRequirement,
     Edge,
     Flow,
@@ -10,6 +11,7 @@ from opsflow.model.flow import (
     FlowSettings,
     Layout,
     Node,
+    NodeGroup,
     NodePlacement,
     RetryPolicy,
     StickyNote,
@@ -18,6 +20,7 @@ from opsflow.model.flow import (
 __all__ = [
     "FORMAT",
     "FORMAT_VERSION",
+    "GROUP_COLORS",
     "CredentialRequirement",
     "Edge",
     "Flow",
@@ -25,6 +28,7 @@ __all__ = [
     "FlowSettings",
     "Layout",
     "Node",
+    "NodeGroup",
     "NodePlacement",
     "RetryPolicy",
     "StickyNote",

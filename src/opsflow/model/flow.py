@@ -9,7 +9,7 @@ type's model by `opsflow.validate`.
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, field_validator
 
@@ -24,6 +24,9 @@ NODE_ID_PATTERN = r"^[a-z_][a-z0-9_]{0,63}$"
 #: Flow, edge and note ids may also use hyphens and dots.
 SLUG_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$"
 PORT_PATTERN = r"^[a-z_][a-z0-9_]{0,63}$"
+#: The JSON Schema key that names how a field's strings are read (template, expression, ...);
+#: `opsflow.catalog.fields` documents the kinds.
+KIND_KEY = "x-opsflow"
 
 
 def _compact_number(value: float) -> float | int:
@@ -54,20 +57,22 @@ InputFormat = Literal["email", "date", "date-time", "hostname", "uri"]
 class FlowInput(_Strict):
     """A typed input of the flow, asked for by the manual trigger and by sub-flow calls."""
 
-    type: InputType = "string"
-    title: str = ""
-    description: str = ""
-    required: bool = False
-    default: Any = None
-    enum: list[Any] | None = None
+    type: InputType = Field("string", description="What kind of value the input takes.")
+    title: str = Field("", description="The label the run form shows; the name when empty.")
+    description: str = Field("", description="Help for the person giving the value.")
+    required: bool = Field(False, description="A run cannot start without a value.")
+    default: Any = Field(None, description="The value used when a run gives none.")
+    enum: list[Any] | None = Field(
+        None, title="Allowed values", description="When set, the only values the input takes."
+    )
     pattern: str | None = Field(
         None,
         description="A regular expression a text value must contain a match of, as in JSON "
         "Schema (anchor it with ^...$ to match the whole value).",
     )
     format: InputFormat | None = Field(None, description="A well-known shape for text values.")
-    minimum: Number | None = None
-    maximum: Number | None = None
+    minimum: Number | None = Field(None, description="The smallest number allowed.")
+    maximum: Number | None = Field(None, description="The largest number allowed.")
 
     @field_validator("pattern")
     @classmethod
@@ -83,8 +88,10 @@ class FlowInput(_Strict):
 class CredentialRequirement(_Strict):
     """A credential the flow needs, by name; its value lives in the keyring, never here."""
 
-    kind: CredentialKind
-    description: str = ""
+    kind: CredentialKind = Field(
+        description="What the credential holds; the node fields using it accept some kinds only."
+    )
+    description: str = Field("", description="What the credential is for, and who can give it.")
 
 
 class FlowSettings(_Strict):
@@ -153,11 +160,34 @@ class StickyNote(_Strict):
     color: str | None = Field(None, pattern=r"^#[0-9a-fA-F]{6}$")
 
 
+#: The colours a group frame can take: names rather than hex values, so each theme (light,
+#: dark) draws its own readable tint of them.
+GroupColor = Literal["blue", "green", "yellow", "orange", "red", "purple", "grey"]
+GROUP_COLORS: tuple[GroupColor, ...] = get_args(GroupColor)
+
+
+class NodeGroup(_Strict):
+    """A titled, coloured frame around some nodes, moved and collapsed as one; presentation only.
+
+    Its rectangle is not stored: it is drawn around its members' cards, so moving a node
+    changes one line and the frame can never disagree with the nodes inside it.
+    """
+
+    id: Slug
+    title: str = Field("", description="The name shown on the frame's title bar.")
+    color: GroupColor = Field("blue", description="A palette name; each theme has its own tint.")
+    nodes: list[str] = Field(
+        default_factory=list, description="The ids of the member nodes; a node is in one group."
+    )
+    collapsed: bool = Field(False, description="Drawn as one compact card instead of its nodes.")
+
+
 class Layout(_Strict):
     """Where things are drawn. The engine never reads this section."""
 
     nodes: dict[str, NodePlacement] = Field(default_factory=dict)
     notes: list[StickyNote] = Field(default_factory=list)
+    groups: list[NodeGroup] = Field(default_factory=list)
 
 
 class Flow(_Strict):
@@ -165,16 +195,33 @@ class Flow(_Strict):
 
     format: Literal["opsflow.flow"] = "opsflow.flow"
     version: Literal[1] = 1
-    id: Slug
-    name: str = ""
-    description: str = ""
-    inputs: dict[str, FlowInput] = Field(default_factory=dict)
-    #: What the flow hands back to a caller (sub-flow, for-each): name -> template,
-    #: rendered when the run ends.
-    outputs: dict[str, str] = Field(default_factory=dict)
-    credentials: dict[str, CredentialRequirement] = Field(default_factory=dict)
-    vars: dict[str, Any] = Field(default_factory=dict)
-    settings: FlowSettings = Field(default_factory=FlowSettings)
+    id: Slug = Field(
+        description="The flow's stable id. Runs are filed under it: a new id starts a new history."
+    )
+    name: str = Field("", description="The name people see in lists and the window title.")
+    description: str = Field("", description="What the flow does, for people reading it.")
+    inputs: dict[str, FlowInput] = Field(
+        default_factory=dict,
+        description="Typed values a run starts with, read as inputs.<name>; the manual trigger "
+        "and sub-flow calls ask for them.",
+    )
+    outputs: dict[str, str] = Field(
+        default_factory=dict,
+        description="What the flow hands back to a caller (sub-flow, for-each): name -> "
+        "template, rendered when the run ends.",
+        json_schema_extra={KIND_KEY: "template"},
+    )
+    credentials: dict[str, CredentialRequirement] = Field(
+        default_factory=dict,
+        description="The credentials the flow's nodes use, by name and kind; their values stay "
+        "in the keyring.",
+    )
+    vars: dict[str, Any] = Field(
+        default_factory=dict,
+        title="Variables",
+        description="Run variables and their starting values (any JSON), read as vars.<name>.",
+    )
+    settings: FlowSettings = Field(default_factory=FlowSettings, description="Run-wide settings.")
     nodes: list[Node] = Field(default_factory=list)
     edges: list[Edge] = Field(default_factory=list)
     layout: Layout = Field(default_factory=Layout)

@@ -3,7 +3,7 @@
 A fragment is an ordinary flow file holding the copied nodes, the edges
 between them and their placements, so it can be pasted into another window,
 another Studio, or read in a text editor. Pasting gives every node and edge a
-fresh id and shifts the placements so the copy does not hide the original.
+fresh id; the editor then moves the fragment to where it should land.
 """
 
 from __future__ import annotations
@@ -19,8 +19,6 @@ from opsflow.model.flow import Edge, Flow, Layout, Node, NodePlacement, StickyNo
 from opsflow.studio.document import FlowDocument
 from opsflow.studio.mime import FLOW_FRAGMENT_MIME
 
-PASTE_OFFSET = 40.0
-
 
 @dataclass
 class Fragment:
@@ -29,6 +27,15 @@ class Fragment:
     nodes: list[tuple[Node, NodePlacement | None]]
     edges: list[Edge]
     notes: list[StickyNote]
+
+    def shifted(self, dx: float, dy: float) -> Fragment:
+        """The same items, every placement and note moved by (dx, dy)."""
+        nodes = [
+            (node, None if p is None else p.model_copy(update={"x": p.x + dx, "y": p.y + dy}))
+            for node, p in self.nodes
+        ]
+        notes = [n.model_copy(update={"x": n.x + dx, "y": n.y + dy}) for n in self.notes]
+        return Fragment(nodes, self.edges, notes)
 
 
 def fragment_text(document: FlowDocument, node_ids: list[str], note_ids: list[str]) -> str:
@@ -78,7 +85,7 @@ def read_clipboard(clipboard: QClipboard) -> str | None:
     return None
 
 
-def prepare_paste(document: FlowDocument, text: str, offset: float = PASTE_OFFSET) -> Fragment:
+def prepare_paste(document: FlowDocument, text: str) -> Fragment:
     """Parse a fragment and re-make its ids so it fits into `document`.
 
     Raises OpsflowError with a sentence when the text is not a flow or uses
@@ -94,10 +101,6 @@ def prepare_paste(document: FlowDocument, text: str, offset: float = PASTE_OFFSE
     nodes: list[tuple[Node, NodePlacement | None]] = []
     for node in flow.nodes:
         placement = flow.layout.nodes.get(node.id)
-        if placement is not None:
-            placement = placement.model_copy(
-                update={"x": placement.x + offset, "y": placement.y + offset}
-            )
         nodes.append((node.model_copy(update={"id": renamed[node.id]}), placement))
     edge_ids: list[str] = []
     edges: list[Edge] = []
@@ -118,7 +121,5 @@ def prepare_paste(document: FlowDocument, text: str, offset: float = PASTE_OFFSE
     notes: list[StickyNote] = []
     for note in flow.layout.notes:
         note_ids.append(document.unique_note_id(taken=note_ids))
-        notes.append(
-            note.model_copy(update={"id": note_ids[-1], "x": note.x + offset, "y": note.y + offset})
-        )
+        notes.append(note.model_copy(update={"id": note_ids[-1]}))
     return Fragment(nodes, edges, notes)

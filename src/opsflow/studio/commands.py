@@ -12,7 +12,7 @@ from typing import Any
 
 from PySide6.QtGui import QUndoCommand
 
-from opsflow.model.flow import Edge, Flow, Node, NodePlacement, StickyNote
+from opsflow.model.flow import Edge, Flow, Node, NodeGroup, NodePlacement, StickyNote
 from opsflow.studio.document import FlowDocument
 
 #: Ids used by QUndoCommand.mergeWith: consecutive edits of one field merge.
@@ -57,7 +57,10 @@ class AddItems(QUndoCommand):
 
 
 class RemoveItems(QUndoCommand):
-    """Delete nodes together with their edges, plus edges and notes on their own."""
+    """Delete nodes together with their edges, plus edges and notes on their own.
+
+    Deleted nodes leave their groups; a group left with no nodes goes too.
+    """
 
     def __init__(
         self,
@@ -75,6 +78,14 @@ class RemoveItems(QUndoCommand):
             edges.update(e.id for e in document.edges_of(node_id))
         self.edge_ids = sorted(edges)
         self.note_ids = list(dict.fromkeys(note_ids))
+        removed = set(self.node_ids)
+        #: Groups that lose nodes, as (before, after); after is None when none are left.
+        self.group_changes: list[tuple[NodeGroup, NodeGroup | None]] = []
+        for group in document.groups():
+            kept = [n for n in group.nodes if n not in removed]
+            if len(kept) != len(group.nodes):
+                after = group.model_copy(update={"nodes": kept}) if kept else None
+                self.group_changes.append((group, after))
         self.removed_nodes: list[tuple[Node, NodePlacement | None]] = []
         self.removed_edges: list[Edge] = []
         self.removed_notes: list[StickyNote] = []
@@ -84,6 +95,11 @@ class RemoveItems(QUndoCommand):
             self.removed_edges = [self.document.delete_edge(e) for e in self.edge_ids]
             self.removed_nodes = [self.document.delete_node(n) for n in self.node_ids]
             self.removed_notes = [self.document.delete_note(n) for n in self.note_ids]
+            for before, after in self.group_changes:
+                if after is None:
+                    self.document.delete_group(before.id)
+                else:
+                    self.document.set_group(after)
 
     def undo(self) -> None:
         with self.document.batch():
@@ -93,6 +109,11 @@ class RemoveItems(QUndoCommand):
                 self.document.insert_node(node, placement)
             for edge in self.removed_edges:
                 self.document.insert_edge(edge)
+            for before, after in self.group_changes:
+                if after is None:
+                    self.document.insert_group(before)
+                else:
+                    self.document.set_group(before)
 
 
 class MoveItems(QUndoCommand):
@@ -264,3 +285,39 @@ class ChangeFlow(QUndoCommand):
     def undo(self) -> None:
         with self.document.batch():
             self.document.set_header(self.before)
+
+
+class ChangeGroups(QUndoCommand):
+    """Add, change or remove groups in one step: group, ungroup, rename, recolour, collapse.
+
+    `changes` maps a group id to its new version, or to None to remove it.
+    """
+
+    def __init__(
+        self, document: FlowDocument, changes: Mapping[str, NodeGroup | None], text: str
+    ) -> None:
+        super().__init__(text)
+        self.document = document
+        self.before: dict[str, NodeGroup | None] = {
+            group_id: document.group(group_id) if document.has_group(group_id) else None
+            for group_id in changes
+        }
+        self.after = dict(changes)
+
+    def _put(self, groups: Mapping[str, NodeGroup | None]) -> None:
+        with self.document.batch():
+            for group_id, group in groups.items():
+                present = self.document.has_group(group_id)
+                if group is None:
+                    if present:
+                        self.document.delete_group(group_id)
+                elif present:
+                    self.document.set_group(group)
+                else:
+                    self.document.insert_group(group)
+
+    def redo(self) -> None:
+        self._put(self.after)
+
+    def undo(self) -> None:
+        self._put(self.before)

@@ -9,17 +9,18 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from PySide6.QtCore import QObject, QPointF, Signal
+from PySide6.QtCore import QObject, QPointF, QRectF, Signal
 from PySide6.QtGui import QClipboard
 
-from opsflow.autolayout import auto_layout
+from opsflow.autolayout import COLUMN_SPACING, auto_layout
 from opsflow.errors import OpsflowError
 from opsflow.model.flow import Edge, Node, NodePlacement, StickyNote
 from opsflow.studio import clipboard
-from opsflow.studio.canvas import geometry
+from opsflow.studio.canvas import geometry, placement
 from opsflow.studio.canvas.scene import FlowScene
 from opsflow.studio.commands import AddItems, ChangeNodes, MoveItems, RemoveItems
 from opsflow.studio.document import FlowDocument
+from opsflow.validate.graph import can_connect
 
 
 class FlowEditor(QObject):
@@ -32,8 +33,6 @@ class FlowEditor(QObject):
         super().__init__(scene)
         self.document = document
         self.scene = scene
-        self._last_paste: str | None = None
-        self._paste_repeats = 0
 
     # -- adding --------------------------------------------------------------------------
 
@@ -54,9 +53,10 @@ class FlowEditor(QObject):
         edges: list[Edge] = []
         if connect_from is not None:
             source, port = connect_from
-            problem = self.scene.connection_problem(source, port, node_id)
-            if spec.category == "trigger":
-                problem = "a trigger cannot have an input"
+            # Asked of the flow as it will be, so the new node's type counts (a trigger's, say).
+            flow = self.document.flow()
+            planned = flow.model_copy(update={"nodes": [*flow.nodes, node]})
+            problem = can_connect(planned, source, port, node_id, catalog=self.document.catalog)
             if problem is None:
                 edges.append(
                     Edge.model_validate(
@@ -75,13 +75,32 @@ class FlowEditor(QObject):
         self.scene.select_only([node_id])
         return node_id
 
+    def add_node_after(self, type_id: str, source: str) -> str | None:
+        """Add a node of `type_id` right of `source`, wired from its first port (Tab, as n8n)."""
+        spec = self.document.catalog.get(type_id)
+        ports = self.document.output_ports(source)
+        item = self.scene.nodes.get(source)
+        if spec is None or not ports or item is None:
+            return self.add_node(type_id, self.scene.items_bounds().center())
+        room = placement.card_room(len(spec.ports))
+        room.moveTopLeft(item.pos() + QPointF(COLUMN_SPACING, 0))
+        corner = placement.free_spot(self.scene, room, self.scene.items_bounds())
+        centre = corner + QPointF(geometry.NODE_WIDTH / 2, geometry.NODE_MIN_HEIGHT / 2)
+        return self.add_node(type_id, centre, connect_from=(source, ports[0]))
+
     def add_note(self, at: QPointF) -> str:
+        """A sticky note around `at`, or the nearest free space to it."""
         note_id = self.document.unique_note_id()
-        note = StickyNote(
-            id=note_id,
-            x=geometry.snap(at.x()),
-            y=geometry.snap(at.y()),
-            text="**Note.** Double-click to edit; Markdown works.",
+        note = StickyNote(id=note_id, x=0, y=0)
+        wanted = QRectF(0, 0, float(note.width), float(note.height))
+        wanted.moveCenter(at)
+        corner = placement.free_spot(self.scene, wanted, self.scene.items_bounds())
+        note = note.model_copy(
+            update={
+                "x": corner.x(),
+                "y": corner.y(),
+                "text": "**Note.** Double-click to edit; Markdown works.",
+            }
         )
         self.document.push(AddItems(self.document, "Add note", notes=[note]))
         return note_id
@@ -90,6 +109,9 @@ class FlowEditor(QObject):
 
     def delete_selection(self) -> None:
         nodes = self.scene.selected_node_ids()
+        for group_id in self.scene.groups.selected_group_ids():  # a group goes with its nodes
+            group = self.document.group(group_id)
+            nodes += [n for n in group.nodes if self.document.has_node(n) and n not in nodes]
         edges = self.scene.selected_edge_ids()
         notes = self.scene.selected_note_ids()
         if not (nodes or edges or notes):
@@ -115,22 +137,21 @@ class FlowEditor(QObject):
             nodes, notes = self.scene.selected_node_ids(), self.scene.selected_note_ids()
             self.document.push(RemoveItems(self.document, nodes, (), notes, "Cut"))
 
-    def paste(self, board: QClipboard) -> None:
+    def paste(self, board: QClipboard, at: QPointF | None = None) -> None:
+        """Paste centred on `at` (the mouse pointer), else beside the selection."""
         text = clipboard.read_clipboard(board)
         if text is None:
             self.status_message.emit("The clipboard holds no Opsflow nodes.")
             return
-        # Pasting the same thing again steps further, so copies never hide each other.
-        repeats = self._paste_repeats + 1 if text == self._last_paste else 1
-        self._last_paste, self._paste_repeats = text, repeats
-        self.paste_text(text, clipboard.PASTE_OFFSET * repeats)
+        self.paste_text(text, at)
 
-    def paste_text(self, text: str, offset: float = clipboard.PASTE_OFFSET) -> None:
+    def paste_text(self, text: str, at: QPointF | None = None) -> None:
         try:
-            fragment = clipboard.prepare_paste(self.document, text, offset)
+            fragment = clipboard.prepare_paste(self.document, text)
         except OpsflowError as exc:
             self.status_message.emit(str(exc))
             return
+        fragment = self._to_free_space(fragment, at)
         count = len(fragment.nodes) + len(fragment.notes)
         self.document.push(
             AddItems(
@@ -145,6 +166,43 @@ class FlowEditor(QObject):
         self.scene.select_only(node.id for node, _ in fragment.nodes)
         for note in fragment.notes:
             self.scene.notes[note.id].setSelected(True)
+
+    def _to_free_space(
+        self, fragment: clipboard.Fragment, at: QPointF | None
+    ) -> clipboard.Fragment:
+        """The fragment centred on `at`, else just below the selection, else where it was
+        copied from; then moved to the nearest place where it covers no card."""
+        bounds = self._bounds(fragment)
+        if bounds.isNull():
+            return fragment
+        wanted = QRectF(bounds)
+        beside = QRectF()
+        for node_id in self.scene.selected_node_ids():
+            item = self.scene.nodes[node_id]
+            room = placement.card_room(len(item.look.ports))
+            beside = beside.united(item.mapToScene(room).boundingRect())
+        for note_id in self.scene.selected_note_ids():
+            beside = beside.united(self.scene.notes[note_id].sceneBoundingRect())
+        if at is not None:
+            wanted.moveCenter(at)
+        elif not beside.isNull():
+            wanted.moveTopLeft(QPointF(beside.left(), beside.bottom() + placement.GAP))
+        corner = placement.free_spot(self.scene, wanted, self.scene.items_bounds())
+        return fragment.shifted(corner.x() - bounds.left(), corner.y() - bounds.top())
+
+    def _bounds(self, fragment: clipboard.Fragment) -> QRectF:
+        """The room a fragment's placed cards and notes take (null when nothing is placed)."""
+        bounds = QRectF()
+        for node, where in fragment.nodes:
+            if where is not None:
+                spec = self.document.catalog.get(node.type)
+                room = placement.card_room(len(spec.ports) if spec is not None else 1)
+                bounds = bounds.united(room.translated(float(where.x), float(where.y)))
+        for note in fragment.notes:
+            bounds = bounds.united(
+                QRectF(float(note.x), float(note.y), float(note.width), float(note.height))
+            )
+        return bounds
 
     def duplicate(self) -> None:
         nodes = sorted(self.scene.selected_node_ids())
@@ -179,7 +237,12 @@ class FlowEditor(QObject):
         if selection_only and len(only or []) < 2:
             self.status_message.emit("Select two or more nodes to arrange them.")
             return
-        positions = auto_layout(self.document.flow(), only)
+        # Room for each card as drawn, with its run status line, so none runs into the next.
+        heights = {
+            node_id: placement.card_room(len(item.look.ports)).height()
+            for node_id, item in self.scene.nodes.items()
+        }
+        positions = auto_layout(self.document.flow(), only, heights=heights)
         moves = {
             node_id: (float(round(x)), float(round(y)))
             for node_id, (x, y) in positions.items()

@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QRectF, QSettings, QSize, Qt
+from PySide6.QtCore import QPoint, QRectF, QSettings, QSize, Qt
 from PySide6.QtGui import QColor, QImage, QPainter
 from PySide6.QtSvg import QSvgGenerator
 from PySide6.QtWidgets import (
@@ -28,7 +28,7 @@ from opsflow.errors import OpsflowError
 from opsflow.exporting import ExportRefused, export_text
 from opsflow.flowfile import load_flow, parse_flow
 from opsflow.model.flow import Flow
-from opsflow.studio import theme
+from opsflow.studio import theme, window_layout
 from opsflow.studio.recovery import Recoverable, find_recoverable
 
 if TYPE_CHECKING:
@@ -70,7 +70,7 @@ def open_path(window: MainWindow, path: Path) -> MainWindow | None:
         and not any(True for _ in window.document.nodes())
     ):
         window.document.replace_flow(flow, path)
-        window.view.fit_items()
+        window.first_view()
         return window
     return new_window(window, flow, path)
 
@@ -88,6 +88,8 @@ def new_window(
         window.autosaver.folder,
         window.session.host.journal_path,
     )
+    other.move(window.pos() + QPoint(32, 32))  # cascaded, so it does not hide this one
+    window_layout.keep_on_screen(other)
     other.show()
     return other
 

@@ -51,6 +51,24 @@ def node_icon(name: str, color: str) -> QIcon:
     return icon
 
 
+def tinted_icon(icon: QIcon, color: QColor, disabled: QColor) -> QIcon:
+    """`icon` redrawn in one colour, and in `disabled` for its disabled look.
+
+    The style's stock icons (play, stop, arrows) are black, which vanishes on a dark theme.
+    """
+    tinted = QIcon()
+    for size in (16, 24, 32):
+        source = icon.pixmap(size, size).toImage()
+        for mode, paint in ((QIcon.Mode.Normal, color), (QIcon.Mode.Disabled, disabled)):
+            image = source.convertToFormat(QImage.Format.Format_ARGB32_Premultiplied)
+            painter = QPainter(image)
+            painter.setCompositionMode(QPainter.CompositionMode.CompositionMode_SourceIn)
+            painter.fillRect(image.rect(), paint)
+            painter.end()
+            tinted.addPixmap(QPixmap.fromImage(image), mode)
+    return tinted
+
+
 def app_icon() -> QIcon:
     path = icon_path("app")
     return QIcon(str(path)) if path is not None else QIcon()

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QPointF
+from PySide6.QtCore import QPointF, Qt
 from PySide6.QtGui import QAction, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import (
     QDialog,
@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (
 )
 
 import opsflow
-from opsflow.studio import files
+from opsflow.studio import files, subflows, templates
 
 if TYPE_CHECKING:
     from opsflow.studio.mainwindow import MainWindow
@@ -31,12 +31,17 @@ Key = QKeySequence.StandardKey
 #: Shortcuts handled by the canvas itself rather than by a menu action.
 CANVAS_KEYS = [
     ("Tab, or double-click the canvas", "Quick add a node at the cursor"),
+    ("Tab with one node selected", "Add the next node, connected after it"),
     ("Drag from an output port", "Connect; drop on empty canvas to add and connect a node"),
     ("Drag the arrow end of a selected wire", "Reconnect it to another node"),
     ("Mouse wheel", "Zoom around the cursor (Shift+wheel scrolls)"),
     ("Middle drag, or Space + drag", "Pan"),
     ("Ctrl/Shift + click, or drag on empty canvas", "Add to the selection / rubber band"),
     ("Esc", "Cancel the wire being dragged"),
+    ("Double-click a Run sub-flow or For each node", "Open the flow file it runs"),
+    ("Drag a group's title bar", "Move the group's nodes together (double-click: rename)"),
+    ("Enter / Shift+Enter in the find bar", "Next / previous match (Esc closes the bar)"),
+    ("Enter / Esc in the inspector's Id field", "Rename the node / put its id back"),
 ]
 
 
@@ -67,9 +72,23 @@ def build(window: MainWindow) -> None:
 
     file = bar.addMenu("&File")
     add(file, "new", "&New window", lambda: files.new_window(window), Key.New)
+    add(
+        file,
+        "new_from_template",
+        "New from &template…",
+        lambda: templates.choose(window),
+        tip="Start a new flow from one of the sample flows",
+    )
     add(file, "open", "&Open…", lambda: files.open_dialog(window), Key.Open)
     recent = file.addMenu("Open &recent")
     recent.aboutToShow.connect(lambda: _fill_recent(window, recent))
+    add(
+        file,
+        "open_subflow",
+        "Open s&ub-flow of the selected node",
+        lambda: subflows.open_selected(window),
+        tip="Open the flow file a Run sub-flow or For each node runs (or double-click the node)",
+    )
     file.addSeparator()
     add(file, "save", "&Save", lambda: files.save(window), Key.Save)
     add(file, "save_as", "Save &as…", lambda: files.save_as(window), Key.SaveAs)
@@ -92,14 +111,24 @@ def build(window: MainWindow) -> None:
     undo = doc.undo_stack.createUndoAction(window, "&Undo")
     undo.setShortcut(QKeySequence(Key.Undo))
     redo = doc.undo_stack.createRedoAction(window, "&Redo")
-    redo.setShortcut(QKeySequence(Key.Redo))
+    # The platform's key, and both common ones: Ctrl+Y (Windows) and Ctrl+Shift+Z.
+    keys = [*QKeySequence.keyBindings(Key.Redo), QKeySequence("Ctrl+Y")]
+    keys.append(QKeySequence("Ctrl+Shift+Z"))
+    redo.setShortcuts(list(dict.fromkeys(keys)))
     for name, action in (("undo", undo), ("redo", redo)):
         edit.addAction(action)
         window.actions_by_name[name] = action
     edit.addSeparator()
     add(edit, "cut", "Cu&t", lambda: editor.cut(board()), Key.Cut)
     add(edit, "copy", "&Copy", lambda: editor.copy(board()), Key.Copy)
-    add(edit, "paste", "&Paste", lambda: editor.paste(board()), Key.Paste)
+    add(
+        edit,
+        "paste",
+        "&Paste",
+        lambda: editor.paste(board(), window.view.pointer_scene_pos()),
+        Key.Paste,
+        "Paste at the mouse pointer, or below the selection",
+    )
     add(edit, "duplicate", "&Duplicate", editor.duplicate, "Ctrl+D")
     add(edit, "delete", "De&lete", editor.delete_selection, Key.Delete)
     edit.addSeparator()
@@ -112,6 +141,17 @@ def build(window: MainWindow) -> None:
         lambda: editor.select_related(True),
         "Ctrl+Shift+D",
     )
+    find = window.find_bar
+    add(
+        edit,
+        "find",
+        "&Find…",
+        find.open,
+        Key.Find,
+        "Find nodes by id, title, type or parameter text",
+    )
+    add(edit, "find_next", "Find ne&xt", lambda: find.step(True), "F3")
+    add(edit, "find_previous", "Find pre&vious", lambda: find.step(False), "Shift+F3")
     edit.addSeparator()
     add(
         edit,
@@ -120,6 +160,19 @@ def build(window: MainWindow) -> None:
         lambda: editor.set_disabled(window.scene.selected_node_ids()),
         "Ctrl+/",
     )
+    rename = add(
+        edit,
+        "rename",
+        "Rena&me node…",
+        lambda: _rename_selected(window),
+        "F2",
+        "Give the selected node a new id; every expression, wire and placement follows",
+    )
+    # Tables and lists in the panels edit a cell with F2: the canvas takes it only when it has
+    # the keys (the find bar over it included).
+    window.removeAction(rename)
+    rename.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+    window.view.addAction(rename)
     add(
         edit,
         "note",
@@ -127,6 +180,11 @@ def build(window: MainWindow) -> None:
         lambda: editor.add_note(_view_centre(window)),
         "Ctrl+Shift+N",
     )
+    edit.addSeparator()
+    grouping = window.grouping
+    add(edit, "group", "&Group selected nodes", grouping.group_selection, "Ctrl+G")
+    add(edit, "ungroup", "Ungr&oup", grouping.ungroup_selection, "Ctrl+Shift+G")
+    add(edit, "collapse_group", "Collap&se / expand group", grouping.toggle_selection)
 
     view = bar.addMenu("&View")
     add(view, "fit", "&Fit flow", window.view.fit_items, "Ctrl+0")
@@ -135,7 +193,7 @@ def build(window: MainWindow) -> None:
     add(view, "zoom_in", "Zoom &in", lambda: window.view.zoom_by(1.25), Key.ZoomIn)
     add(view, "zoom_out", "Zoom &out", lambda: window.view.zoom_by(0.8), Key.ZoomOut)
     view.addSeparator()
-    add(view, "layout", "Arrange &flow", window.editor.auto_layout, "Ctrl+L")
+    add(view, "layout", "Arrange &flow", window.arrange_flow, "Ctrl+L")
     add(
         view,
         "layout_selection",
@@ -157,8 +215,9 @@ def build(window: MainWindow) -> None:
     add(themes, "theme_light", "&Light", lambda: window.set_theme("light"))
     add(themes, "theme_dark", "&Dark", lambda: window.set_theme("dark"))
     view.addSeparator()
-    for dock in window.findChildren(QDockWidget):
-        view.addAction(dock.toggleViewAction())
+    # Filled when opened: the Run, Approvals and History panels are made after the menus.
+    panels = view.addMenu("&Panels")
+    panels.aboutToShow.connect(lambda: _fill_panels(window, panels))
 
     help_menu = bar.addMenu("&Help")
     add(
@@ -171,8 +230,22 @@ def build(window: MainWindow) -> None:
     add(help_menu, "about", "&About Opsflow Studio", lambda: show_about(window))
 
 
+def _rename_selected(window: MainWindow) -> None:
+    nodes = window.scene.selected_node_ids()
+    if len(nodes) != 1:
+        window.say("Select one node to rename it.")
+        return
+    window.inspector.edit_id(nodes[0])
+
+
 def _view_centre(window: MainWindow) -> QPointF:
     return window.view.mapToScene(window.view.viewport().rect().center())
+
+
+def _fill_panels(window: MainWindow, menu: QMenu) -> None:
+    menu.clear()
+    for dock in window.findChildren(QDockWidget):
+        menu.addAction(dock.toggleViewAction())
 
 
 def _fill_recent(window: MainWindow, menu: QMenu) -> None:
@@ -197,7 +270,8 @@ def _quit() -> None:
 def shortcut_rows(window: MainWindow) -> list[tuple[str, str]]:
     rows = []
     for action in window.actions_by_name.values():
-        key = action.shortcut().toString(QKeySequence.SequenceFormat.NativeText)
+        native = QKeySequence.SequenceFormat.NativeText
+        key = ", ".join(k.toString(native) for k in action.shortcuts())
         if key:
             rows.append((key, action.text().replace("&", "").rstrip("…")))
     return rows + CANVAS_KEYS

@@ -7,12 +7,14 @@ a colour and both themes stay readable.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QGuiApplication, QPalette
 from PySide6.QtWidgets import QApplication
+
+from opsflow.studio.widget_style import StudioStyle
 
 Mode = Literal["light", "dark"]
 
@@ -38,12 +40,17 @@ class Theme:
     error: str
     warning: str
     disabled_alpha: float = 0.45
+    #: Accent per group colour name (`opsflow.model.flow.GROUP_COLORS`): frame and title.
+    groups: dict[str, str] = field(default_factory=dict)
 
     def category_color(self, category: str) -> str:
         return self.categories.get(category, self.categories["other"])
 
     def port_color(self, port: str) -> str:
         return self.ports.get(port_kind(port), self.ports["neutral"])
+
+    def group_color(self, name: str) -> str:
+        return self.groups.get(name, self.categories["other"])
 
 
 def port_kind(port: str) -> str:
@@ -80,6 +87,15 @@ LIGHT = Theme(
     ports={"good": "#3b8d4f", "bad": "#c8423b", "late": "#b07a12", "neutral": "#6a7384"},
     error="#d93a32",
     warning="#d08a00",
+    groups={
+        "blue": "#2f6fed",
+        "green": "#2e8a4a",
+        "yellow": "#a88400",
+        "orange": "#cf6a1d",
+        "red": "#c8423b",
+        "purple": "#7c4dcc",
+        "grey": "#677185",
+    },
 )
 
 DARK = Theme(
@@ -105,6 +121,15 @@ DARK = Theme(
     ports={"good": "#5cbf72", "bad": "#ef6b63", "late": "#e0a93a", "neutral": "#9099ab"},
     error="#ff6b61",
     warning="#f0b43c",
+    groups={
+        "blue": "#5b93ff",
+        "green": "#5cbf72",
+        "yellow": "#e3c04a",
+        "orange": "#f0954a",
+        "red": "#ef6b63",
+        "purple": "#a883f0",
+        "grey": "#9aa3b5",
+    },
 )
 
 _current: Theme = LIGHT
@@ -123,7 +148,8 @@ def apply(app: QApplication, mode: Mode | None = None) -> Theme:
     """Make `mode` (the system's when None) the theme of the application."""
     global _current
     _current = DARK if (mode or system_mode()) == "dark" else LIGHT
-    app.setStyle("Fusion")
+    if not isinstance(app.style(), StudioStyle):
+        app.setStyle(StudioStyle())
     app.setPalette(_palette(_current))
     return _current
 

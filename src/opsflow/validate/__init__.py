@@ -5,7 +5,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Collection
 from pathlib import Path
 
@@ -15,10 +14,11 @@ from opsflow.catalog.fields import walk_strings
 from opsflow.catalog.registry import Catalog, default_catalog
 from opsflow.catalog.spec import NodeSpec
 from opsflow.errors import OpsflowError
-from opsflow.model.flow import Flow, FlowInput
+from opsflow.model.flow import Flow
 from opsflow.perf import paused_gc
 from opsflow.validate import graph as graph_checks
 from opsflow.validate import nodes as node_checks
+from opsflow.validate.declarations import check_declarations
 from opsflow.validate.diagnostics import Diagnostic, has_errors, sort_key
 from opsflow.validate.subflows import check_subflows
 
@@ -110,7 +110,7 @@ def _validate(
     found += graph_checks.check_reachability(flow, graph, specs)
     found += graph_checks.check_open_ports(flow, specs, ports)
 
-    upstream = None if order is None else graph_checks.Upstream(graph, order)
+    upstream = None if order is None else graph_checks.Upstream(graph)
     node_ids = graph.succ.keys()
     for node in flow.nodes:
         valid_params = params.get(node.id)
@@ -124,79 +124,14 @@ def _validate(
         if spec.type == "control.approval":
             found += node_checks.check_approval(node, valid_params)
     found += node_checks.check_flow_outputs(flow, node_ids)
-    found += _check_inputs(flow)
+    found += check_declarations(flow)
     found += _check_layout(flow, node_ids)
     found += check_subflows(flow, flow_path, catalog)
     return sorted(found, key=sort_key)
 
 
-def _check_inputs(flow: Flow) -> list[Diagnostic]:
-    found: list[Diagnostic] = []
-    python_types: dict[str, tuple[type, ...]] = {
-        "string": (str,),
-        "integer": (int,),
-        "number": (int, float),
-        "boolean": (bool,),
-        "object": (dict,),
-        "array": (list,),
-    }
-    for name, spec in flow.inputs.items():
-        expected = python_types[spec.type]
-        values = ([] if spec.default is None else [spec.default]) + list(spec.enum or [])
-        for value in values:
-            wrong_bool = isinstance(value, bool) and spec.type in ("integer", "number")
-            if not isinstance(value, expected) or wrong_bool:
-                found.append(
-                    Diagnostic(
-                        "input-type",
-                        "error",
-                        f"input '{name}' is of type {spec.type}, but {value!r} is not",
-                        "fix the default or the enum values",
-                        field=f"inputs.{name}",
-                    )
-                )
-                break
-        found += _check_input_default(name, spec)
-        if spec.enum is not None and spec.default is not None and spec.default not in spec.enum:
-            found.append(
-                Diagnostic(
-                    "input-type",
-                    "error",
-                    f"input '{name}' defaults to {spec.default!r}, which is not one of its "
-                    "allowed values",
-                    "pick a default from the enum",
-                    field=f"inputs.{name}",
-                )
-            )
-    return found
-
-
-def _check_input_default(name: str, spec: FlowInput) -> list[Diagnostic]:
-    """The default must satisfy the input's own pattern and bounds."""
-    default = spec.default
-    problem = ""
-    if isinstance(default, str) and spec.pattern and not re.search(spec.pattern, default):
-        problem = f"defaults to {default!r}, which does not match its pattern {spec.pattern!r}"
-    numeric = isinstance(default, int | float) and not isinstance(default, bool)
-    if numeric and spec.minimum is not None and default < spec.minimum:
-        problem = f"defaults to {default!r}, below its minimum {spec.minimum:g}"
-    if numeric and spec.maximum is not None and default > spec.maximum:
-        problem = f"defaults to {default!r}, above its maximum {spec.maximum:g}"
-    if not problem:
-        return []
-    return [
-        Diagnostic(
-            "input-type",
-            "error",
-            f"input '{name}' {problem}",
-            "fix the default or the constraint",
-            field=f"inputs.{name}",
-        )
-    ]
-
-
 def _check_layout(flow: Flow, node_ids: Collection[str]) -> list[Diagnostic]:
-    return [
+    found = [
         Diagnostic(
             "layout-unknown-node",
             "warning",
@@ -207,3 +142,48 @@ def _check_layout(flow: Flow, node_ids: Collection[str]) -> list[Diagnostic]:
         for node_id in flow.layout.nodes
         if node_id not in node_ids
     ]
+    return found + _check_groups(flow, node_ids)
+
+
+def _check_groups(flow: Flow, node_ids: Collection[str]) -> list[Diagnostic]:
+    """Groups are drawn around their nodes: each named node must exist and be in one group."""
+    found: list[Diagnostic] = []
+    seen_groups: set[str] = set()
+    owner: dict[str, str] = {}
+    for index, group in enumerate(flow.layout.groups):
+        field = f"layout.groups[{index}]"
+        if group.id in seen_groups:
+            found.append(
+                Diagnostic(
+                    "layout-duplicate-group",
+                    "warning",
+                    f"two groups share the id '{group.id}'",
+                    "give each group its own id",
+                    field=f"{field}.id",
+                )
+            )
+        seen_groups.add(group.id)
+        for node_id in group.nodes:
+            if node_id not in node_ids:
+                found.append(
+                    Diagnostic(
+                        "layout-group-unknown-node",
+                        "warning",
+                        f"group '{group.id}' names node '{node_id}', which does not exist",
+                        "remove it from the group's nodes",
+                        field=f"{field}.nodes",
+                    )
+                )
+            elif owner.setdefault(node_id, group.id) != group.id:
+                found.append(
+                    Diagnostic(
+                        "layout-group-shared-node",
+                        "warning",
+                        f"node '{node_id}' is in group '{owner[node_id]}' and also in group "
+                        f"'{group.id}'; a node belongs to one group",
+                        f"remove it from the nodes of group '{group.id}'",
+                        node=node_id,
+                        field=f"{field}.nodes",
+                    )
+                )
+    return found

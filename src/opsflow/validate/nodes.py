@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Collection
-from typing import Any
+from typing import Any, Protocol
 
 from pydantic import BaseModel, ValidationError
 
@@ -20,10 +20,17 @@ from opsflow.expr import (
 )
 from opsflow.model.flow import Flow, Node
 from opsflow.validate.diagnostics import Diagnostic
-from opsflow.validate.graph import Upstream
 
 #: Only these nodes put `item` and `index` in the context of their templates.
 ITEM_SCOPED_TYPES = frozenset({"control.foreach"})
+
+
+class UpstreamIndex(Protocol):
+    """What the expression checks ask of the graph (`opsflow.validate.graph.Upstream`)."""
+
+    def is_upstream(self, node: str, of: str) -> bool:
+        """Whether a path of edges leads from `node` to `of`."""
+        ...
 
 
 def check_params(node: Node, spec: NodeSpec) -> tuple[BaseModel | None, list[Diagnostic]]:
@@ -53,7 +60,7 @@ def check_expressions(
     strings: list[tuple[str, str, FieldKind]],
     flow: Flow,
     node_ids: Collection[str],
-    upstream: Upstream | None,
+    upstream: UpstreamIndex | None,
 ) -> list[Diagnostic]:
     """Syntax, references to nodes that are not upstream, unknown names and inputs."""
     found: list[Diagnostic] = []
@@ -94,10 +101,10 @@ def _check_references(
     refs: References,
     flow: Flow,
     node_ids: Collection[str],
-    upstream: Upstream | None,
+    upstream: UpstreamIndex | None,
 ) -> list[Diagnostic]:
     found: list[Diagnostic] = []
-    for referenced in refs.nodes:
+    for referenced in sorted(refs.nodes):  # a set's order changes from run to run
         if referenced == node.id:
             found.append(
                 Diagnostic(
@@ -156,7 +163,7 @@ def _check_references(
                 field=field,
             )
         )
-    for name in refs.inputs - flow.inputs.keys():
+    for name in sorted(refs.inputs - flow.inputs.keys()):
         found.append(
             Diagnostic(
                 "unknown-input",

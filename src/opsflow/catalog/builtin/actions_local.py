@@ -52,6 +52,16 @@ def max_output_field() -> Any:
     )
 
 
+#: What a command run here or over SSH returns (the SSH action has no `duration_s`).
+COMMAND_OUTPUT = {
+    "exit_code": "integer",
+    "stdout": "string",
+    "stderr": "string",
+    "stdout_truncated": "boolean",
+    "stderr_truncated": "boolean",
+}
+
+
 def exit_codes_field() -> Any:
     return Field(
         default_factory=lambda: [0],
@@ -318,6 +328,7 @@ SPECS = [
         ports=ACTION_PORTS,
         side_effects=True,
         idempotent=False,
+        output_fields={**COMMAND_OUTPUT, "duration_s": "number"},
     ),
     NodeSpec(
         type="action.script",
@@ -333,6 +344,7 @@ SPECS = [
         ports=ACTION_PORTS,
         side_effects=True,
         idempotent=False,
+        output_fields={**COMMAND_OUTPUT, "duration_s": "number"},
     ),
     NodeSpec(
         type="action.file",

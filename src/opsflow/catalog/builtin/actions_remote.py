@@ -11,6 +11,7 @@ from typing import Annotated, Literal, Self
 from pydantic import Field, JsonValue, field_validator, model_validator
 
 from opsflow.catalog.builtin.actions_local import (
+    COMMAND_OUTPUT,
     MIB,
     EnvName,
     ExitCodes,
@@ -274,6 +275,15 @@ SPECS = [
         ports=ACTION_PORTS,
         side_effects=_http_changes_things,
         idempotent=_http_idempotent,
+        output_fields={
+            "status": "integer",
+            "reason": "string",
+            "headers": "object",
+            "json": "any",
+            "text": "string",
+            "url": "string",
+            "elapsed_s": "number",
+        },
     ),
     NodeSpec(
         type="action.ssh",
@@ -290,5 +300,6 @@ SPECS = [
         ports=ACTION_PORTS,
         side_effects=True,
         idempotent=False,
+        output_fields=COMMAND_OUTPUT,
     ),
 ]

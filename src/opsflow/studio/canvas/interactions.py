@@ -12,6 +12,7 @@ from PySide6.QtCore import QPointF
 
 from opsflow.model.flow import Edge
 from opsflow.studio.canvas.edge_item import EdgeItem, WireItem
+from opsflow.studio.canvas.group_item import GroupItem
 from opsflow.studio.canvas.node_item import NodeItem
 from opsflow.studio.canvas.note_item import NoteItem
 from opsflow.studio.commands import AddItems, MoveItems, ReconnectEdge
@@ -44,9 +45,12 @@ class ConnectInteraction(Interaction):
         self.wire = WireItem(source.output_pos(port), port)
         scene.addItem(self.wire)
         self.hovered: NodeItem | None = None
+        #: The refusal shown in the status bar while dragging (cleared when it no longer holds).
+        self.said: str | None = None
 
     def move(self, pos: QPointF) -> None:
-        target = self.scene.node_at(pos, exclude=None)
+        # The wire starts on its own card: that is not a target to refuse.
+        target = self.scene.node_at(pos, exclude=self.source)
         reason = None
         if target is not None:
             reason = self.scene.connection_problem(self.source.node_id, self.port, target.node_id)
@@ -54,11 +58,14 @@ class ConnectInteraction(Interaction):
         else:
             self.wire.move_to(pos, None)
         self.scene.highlight_target(target, reason is None if target is not None else None)
-        if reason:
-            self.scene.status_message.emit(reason)
+        if reason != self.said:
+            self.said = reason
+            self.scene.status_message.emit(reason or "")
 
     def finish(self, pos: QPointF) -> None:
         self._remove_wire()
+        if self.said is not None:
+            self.scene.status_message.emit("")
         target = self.scene.node_at(pos, exclude=None)
         if target is None:
             self.scene.wire_dropped.emit(self.source.node_id, self.port, pos)
@@ -138,15 +145,19 @@ class ReconnectInteraction(Interaction):
 
 
 class MoveInteraction(Interaction):
-    """Qt moves the selected items; this records where they started and pushes one step."""
+    """Qt moves the selected items (a selected group frame carries its nodes along); this
+    records where they started and pushes one step."""
 
     def __init__(self, scene: FlowScene) -> None:
         super().__init__(scene)
+        selected = scene.selectedItems()
         self.start = {
-            item: QPointF(item.pos())
-            for item in scene.selectedItems()
-            if isinstance(item, NodeItem | NoteItem)
+            item: QPointF(item.pos()) for item in selected if isinstance(item, NodeItem | NoteItem)
         }
+        for frame in selected:
+            if isinstance(frame, GroupItem):
+                for member in frame.members:
+                    self.start.setdefault(member, QPointF(member.pos()))
 
     def finish(self, pos: QPointF) -> None:
         nodes: dict[str, tuple[float, float]] = {}

@@ -2,12 +2,14 @@
 
 It paints a cached picture of the scene, refreshed (debounced) after changes,
 with the visible area drawn on top, so a 5,000-node flow costs one pixmap
-blit per frame rather than a second pass over every item.
+blit per frame rather than a second pass over every item. The picture, the
+frame and clicks share one mapping (the flow centred in the map), and the map
+shrinks with a small canvas so it never covers much of it.
 """
 
 from __future__ import annotations
 
-from PySide6.QtCore import QPointF, QRectF, Qt, QTimer
+from PySide6.QtCore import QPointF, QRectF, QSize, Qt, QTimer
 from PySide6.QtGui import QColor, QMouseEvent, QPainter, QPaintEvent, QPen, QPixmap
 from PySide6.QtWidgets import QWidget
 
@@ -16,6 +18,9 @@ from opsflow.studio.canvas.view import FlowView
 
 WIDTH = 220
 HEIGHT = 140
+#: The map never takes more than this share of the canvas's width (or height).
+SHARE = 0.26
+MIN_WIDTH = 110
 MARGIN = 12
 REFRESH_MS = 400
 
@@ -46,30 +51,44 @@ class Minimap(QWidget):
 
     def place(self) -> None:
         area = self.view.viewport().geometry()
-        self.move(area.right() - WIDTH - MARGIN, area.bottom() - HEIGHT - MARGIN)
+        fits = min(WIDTH, area.width() * SHARE, area.height() * SHARE * WIDTH / HEIGHT)
+        width = round(max(MIN_WIDTH, fits))
+        size = QSize(width, round(width * HEIGHT / WIDTH))
+        if size != self.size():
+            self.resize(size)
+            self._timer.start()  # a picture for the new size
+        self.move(area.right() - size.width() - MARGIN, area.bottom() - size.height() - MARGIN)
 
     def refresh(self) -> None:
         scene = self.view.flow_scene
         self._source = scene.items_bounds().adjusted(-60, -60, 60, 60)
-        picture = QPixmap(WIDTH * 2, HEIGHT * 2)
+        picture = QPixmap(self.size() * 2)
         picture.fill(QColor(theme.current().canvas))
-        painter = QPainter(picture)
-        scene.render(
-            painter, QRectF(picture.rect()), self._source, Qt.AspectRatioMode.KeepAspectRatio
+        scale, offset = self._mapping()
+        target = QRectF(
+            self._source.left() * scale + offset.x(),
+            self._source.top() * scale + offset.y(),
+            self._source.width() * scale,
+            self._source.height() * scale,
         )
+        painter = QPainter(picture)
+        painter.scale(2, 2)
+        # Drawn exactly where `_mapping` puts it: Qt's KeepAspectRatio would align it top-left.
+        scene.render(painter, target, self._source, Qt.AspectRatioMode.IgnoreAspectRatio)
         painter.end()
         self._picture = picture
         self.update()
 
     def _mapping(self) -> tuple[float, QPointF]:
-        """Scale and offset from scene coordinates to this widget."""
+        """Scale and offset from scene coordinates to this widget (the flow centred in it)."""
         source = self._source
         if source.isEmpty():
             return 1.0, QPointF()
-        scale = min(WIDTH / source.width(), HEIGHT / source.height())
+        width, height = self.width(), self.height()
+        scale = min(width / source.width(), height / source.height())
         offset = QPointF(
-            (WIDTH - source.width() * scale) / 2 - source.left() * scale,
-            (HEIGHT - source.height() * scale) / 2 - source.top() * scale,
+            (width - source.width() * scale) / 2 - source.left() * scale,
+            (height - source.height() * scale) / 2 - source.top() * scale,
         )
         return scale, offset
 

@@ -25,6 +25,7 @@ from opsflow.studio.icons import tinted_image
 
 if TYPE_CHECKING:
     from opsflow.studio.canvas.edge_item import EdgeItem
+    from opsflow.studio.canvas.group_item import GroupItem
     from opsflow.studio.canvas.scene import FlowScene
 
 #: Below this zoom a card is drawn as a block with its title in a big font.
@@ -71,6 +72,8 @@ class NodeItem(QGraphicsItem):
         #: Advanced by the scene while nodes run, to move the dashes of their outline.
         self.tick = 0
         self.overlay: run_overlay.RunOverlayItem | None = None
+        #: The frame of the group this node is in (kept by the scene's group frames).
+        self.frame: GroupItem | None = None
         self._rect = geometry.node_rect(len(look.ports))
         self.setFlags(
             QGraphicsItem.GraphicsItemFlag.ItemIsSelectable
@@ -109,7 +112,9 @@ class NodeItem(QGraphicsItem):
     def boundingRect(self) -> QRectF:
         # Room for the ports that stick out, the badge and tags on the corners and
         # the run's status line under the card.
-        return self._rect.adjusted(-10, -18, 60, 8 + run_overlay.STATUS_HEIGHT)
+        return self._rect.adjusted(
+            -10, -18, run_overlay.STATUS_REACH, 8 + run_overlay.STATUS_HEIGHT
+        )
 
     def card_rect(self) -> QRectF:
         """The card itself, without the room around it (local coordinates)."""
@@ -139,10 +144,14 @@ class NodeItem(QGraphicsItem):
         return path
 
     def input_pos(self) -> QPointF:
-        """The input port in scene coordinates."""
+        """The input port in scene coordinates (the card's, when the group is collapsed)."""
+        if self.frame is not None and self.frame.collapsed:
+            return self.frame.input_pos()
         return self.mapToScene(geometry.input_port_pos(len(self.look.ports)))
 
     def output_pos(self, port: str) -> QPointF:
+        if self.frame is not None and self.frame.collapsed:
+            return self.frame.output_pos()
         ports = self.look.ports
         index = ports.index(port) if port in ports else len(ports) - 1
         return self.mapToScene(geometry.output_port_pos(max(index, 0), len(ports)))
@@ -173,6 +182,8 @@ class NodeItem(QGraphicsItem):
         elif change == QGraphicsItem.GraphicsItemChange.ItemPositionHasChanged:
             for edge in self.edges:
                 edge.adjust()
+            if self.frame is not None:
+                self.frame.member_moved()
             scene = self.scene()
             if scene is not None and getattr(scene, "overview_mode", False):
                 # Only a FlowScene has an overview (scene.py imports this module).

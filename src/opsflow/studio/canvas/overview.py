@@ -39,6 +39,8 @@ class Overview:
         rects: dict[str, list[QRectF]] = {}
         badges: dict[str, list[QRectF]] = {}
         for item in self.scene.nodes.values():
+            if not item.isVisible():
+                continue  # inside a collapsed group, whose card draws itself
             rect = item.sceneBoundingRect().adjusted(8, 10, -8, -8)
             rects.setdefault(colors.category_color(item.look.category), []).append(rect)
             if item.look.badge:
@@ -46,6 +48,8 @@ class Overview:
                 badges.setdefault(color, []).append(QRectF(rect.right() - 40, rect.top(), 40, 24))
         lines: dict[str, list[QLineF]] = {}
         for edge in self.scene.edges.values():
+            if not edge.isVisible():
+                continue
             line = QLineF(edge.source.output_pos(edge.port), edge.target.input_pos())
             lines.setdefault(colors.port_color(edge.port), []).append(line)
         self._rects, self._lines, self._badges = rects, lines, badges

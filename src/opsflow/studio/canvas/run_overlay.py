@@ -21,6 +21,9 @@ if TYPE_CHECKING:
 
 #: Space the status line needs under a card.
 STATUS_HEIGHT = 18.0
+#: How far right of the card the status line may reach (the card's bounding rect allows it).
+STATUS_REACH = 60.0
+CHIP_PADDING = 7.0
 _FONT = QFont()
 _FONT.setPointSizeF(7.5)
 _FONT.setBold(True)
@@ -83,16 +86,22 @@ def paint_run(painter: QPainter, rect: QRectF, run: NodeRun, tick: int) -> None:
     painter.setBrush(Qt.BrushStyle.NoBrush)
     painter.drawRoundedRect(rect.adjusted(-3, -3, 3, 3), 10, 10)
     painter.setFont(_FONT)
-    text = status_text(run)
-    width = QFontMetricsF(_FONT).horizontalAdvance(text) + 14
-    chip = QRectF(rect.left(), rect.bottom() + 5, min(width, rect.width() + 60), STATUS_HEIGHT - 4)
+    # Measured for the device painted on, and cut at its end when longer than the room
+    # the card keeps under itself (up to STATUS_REACH right of it): never clipped in the chip.
+    metrics = QFontMetricsF(_FONT, painter.device())
+    room = rect.width() + STATUS_REACH - 2 * CHIP_PADDING
+    text = metrics.elidedText(status_text(run), Qt.TextElideMode.ElideRight, room)
+    width = min(metrics.horizontalAdvance(text), room) + 2 * CHIP_PADDING
+    chip = QRectF(rect.left(), rect.bottom() + 5, width, STATUS_HEIGHT - 4)
     fill = QColor(color)
     fill.setAlpha(40)
     painter.setPen(Qt.PenStyle.NoPen)
     painter.setBrush(fill)
     painter.drawRoundedRect(chip, 7, 7)
     painter.setPen(color.darker(125) if colors.mode == "light" else color.lighter(120))
-    painter.drawText(chip, Qt.AlignmentFlag.AlignCenter, text)
+    words = chip.adjusted(CHIP_PADDING, 0, -CHIP_PADDING, 0)
+    align = Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter
+    painter.drawText(words, int(align) | Qt.TextFlag.TextDontClip, text)
 
 
 def paint_marks(painter: QPainter, rect: QRectF, breakpoint: bool, pinned: bool) -> None:

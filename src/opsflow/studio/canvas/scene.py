@@ -22,6 +22,7 @@ from opsflow.engine.runview import RunView
 from opsflow.studio import theme
 from opsflow.studio.canvas import geometry
 from opsflow.studio.canvas.edge_item import EdgeItem
+from opsflow.studio.canvas.groups import GroupFrames
 from opsflow.studio.canvas.interactions import (
     ConnectInteraction,
     Interaction,
@@ -32,6 +33,7 @@ from opsflow.studio.canvas.node_item import NodeItem, NodeLook
 from opsflow.studio.canvas.note_item import NoteItem
 from opsflow.studio.canvas.overview import Overview
 from opsflow.studio.document import FlowDocument
+from opsflow.validate.graph import can_connect
 
 #: Empty space kept around the flow so it can be scrolled past its edges.
 MARGIN = 2000.0
@@ -79,6 +81,9 @@ class FlowScene(QGraphicsScene):
         document.reset.connect(self.rebuild)
         document.changed.connect(self.update_scene_rect)
         document.changed.connect(self.overview_changed)
+        #: Group frames; made after the connections above so they hear of every change
+        #: after the items have followed it, and rebuilt by `rebuild` after the items.
+        self.groups = GroupFrames(self)
         self.rebuild()
 
     # -- building items from the model ---------------------------------------------------
@@ -99,6 +104,7 @@ class FlowScene(QGraphicsScene):
             self._on_edge_added(edge.id)
         for note in self.document.notes():
             self._on_note_added(note.id)
+        self.groups.rebuild()
         self.update_scene_rect()
         self.overview_changed()
 
@@ -211,8 +217,12 @@ class FlowScene(QGraphicsScene):
         self.setSceneRect(bounds.adjusted(-MARGIN, -MARGIN, MARGIN, MARGIN))
 
     def items_bounds(self, items: Iterable[QGraphicsItem] | None = None) -> QRectF:
-        """The rectangle around nodes and notes (all, or the given ones)."""
-        chosen = list(items) if items is not None else [*self.nodes.values(), *self.notes.values()]
+        """The rectangle around nodes, notes and group frames (all, or the given items)."""
+        if items is not None:
+            chosen = list(items)
+        else:
+            frames = [f for f in self.groups.items.values() if f.isVisible()]
+            chosen = [*self.nodes.values(), *self.notes.values(), *frames]
         bounds = QRectF()
         for item in chosen:
             bounds = bounds.united(item.sceneBoundingRect())
@@ -232,31 +242,16 @@ class FlowScene(QGraphicsScene):
         return None
 
     def connection_problem(self, source: str, port: str, target: str) -> str | None:
-        """Why source.port -> target cannot be connected, or None if it can."""
-        if source == target:
-            return "a node cannot be connected to itself"
-        target_item = self.nodes.get(target)
-        if target_item is not None and target_item.is_trigger():
-            return f"'{target}' is a trigger; triggers start a flow and have no input"
-        for edge in self.document.edges_of(source):
-            if edge.source == source and edge.port == port and edge.target == target:
-                return f"{source}.{port} is already connected to {target}"
-        if self._reaches(target, source):
-            return f"it would make a loop: {target} already leads to {source}"
-        return None
-
-    def _reaches(self, start: str, goal: str) -> bool:
-        seen = {start}
-        stack = [start]
-        while stack:
-            current = stack.pop()
-            if current == goal:
-                return True
-            for edge in self.document.edges_of(current):
-                if edge.source == current and edge.target not in seen:
-                    seen.add(edge.target)
-                    stack.append(edge.target)
-        return False
+        """Why source.port -> target cannot be connected, or None if it can (the core's rules)."""
+        document = self.document
+        return can_connect(
+            document.flow(),
+            source,
+            port,
+            target,
+            catalog=document.catalog,
+            upstream=document.upstream(),
+        )
 
     def selected_node_ids(self) -> list[str]:
         return [i.node_id for i in self.selectedItems() if isinstance(i, NodeItem)]
@@ -425,6 +420,21 @@ class FlowScene(QGraphicsScene):
         opacity = 0.0 if on else 1.0  # fully transparent items are skipped by Qt
         for item in [*self.nodes.values(), *self.edges.values()]:
             item.setOpacity(opacity)
+        self.overview_changed()
+
+    def restyle(self) -> None:
+        """Repaint every item in the theme now in force.
+
+        Cached pictures are dropped, not just marked stale: an update is forgotten by the
+        first painter that redraws the item (the minimap rendering the scene, say), and the
+        other views would keep the old theme until the zoom changed.
+        """
+        for item in self.items():
+            mode = item.cacheMode()
+            if mode != QGraphicsItem.CacheMode.NoCache:
+                item.setCacheMode(QGraphicsItem.CacheMode.NoCache)
+                item.setCacheMode(mode)
+            item.update()
         self.overview_changed()
 
     def overview_changed(self) -> None:

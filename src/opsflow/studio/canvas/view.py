@@ -6,9 +6,10 @@ object kept here because it belongs to the view's coordinates, not the scene's.
 
 from __future__ import annotations
 
-from PySide6.QtCore import QPoint, QPointF, QRectF, Qt, Signal
+from PySide6.QtCore import QPoint, QPointF, QRect, QRectF, Qt, Signal
 from PySide6.QtGui import (
     QContextMenuEvent,
+    QCursor,
     QDragEnterEvent,
     QDragMoveEvent,
     QDropEvent,
@@ -20,8 +21,10 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import QGraphicsView, QWidget
 
+from opsflow.studio.canvas import empty_hint
 from opsflow.studio.canvas.edge_item import EdgeItem
-from opsflow.studio.canvas.node_item import NodeItem
+from opsflow.studio.canvas.group_item import GroupItem
+from opsflow.studio.canvas.node_item import DETAIL_ZOOM, NodeItem
 from opsflow.studio.canvas.note_item import NoteItem
 from opsflow.studio.canvas.overview import OVERVIEW_ZOOM
 from opsflow.studio.canvas.scene import FlowScene
@@ -30,6 +33,8 @@ from opsflow.studio.mime import NODE_TYPE_MIME
 MIN_ZOOM = 0.05
 MAX_ZOOM = 4.0
 WHEEL_STEP = 1.0015  # per eighth of a degree: one notch (120) is about 20 %
+#: A flow is first shown (and shown after "Arrange") no smaller than this: cards show titles.
+READABLE_ZOOM = DETAIL_ZOOM
 
 
 class FlowView(QGraphicsView):
@@ -51,6 +56,8 @@ class FlowView(QGraphicsView):
     resized = Signal()
     #: Right-click on a node: (node id, global position for a menu).
     context_menu_requested = Signal(str, QPoint)
+    #: A group's title bar (or collapsed card) was double-clicked (its id).
+    group_activated = Signal(str)
 
     def __init__(self, scene: FlowScene, parent: QWidget | None = None) -> None:
         super().__init__(scene, parent)
@@ -68,6 +75,8 @@ class FlowView(QGraphicsView):
         self._pan_from: QPoint | None = None
         self._space_held = False
         self.zoom_changed.connect(lambda zoom: scene.set_overview(zoom < OVERVIEW_ZOOM))
+        self._showed_hint = not scene.nodes
+        scene.document.changed.connect(self._on_flow_changed)
 
     def resizeEvent(self, event: QResizeEvent) -> None:
         super().resizeEvent(event)
@@ -112,6 +121,24 @@ class FlowView(QGraphicsView):
             self.centerOn(target.center())
         self.resetCachedContent()
         self.zoom_changed.emit(self.zoom())
+
+    def show_flow(self) -> None:
+        """The first view of a flow: all of it when it can be read so, else its start.
+
+        Fit, but never below `READABLE_ZOOM`; a flow that is bigger than that is shown
+        from its left edge (where the triggers are), centred when it is short enough,
+        from its top when not, and the scroll bars reach the rest.
+        """
+        self.fit_items()
+        if self.zoom() >= READABLE_ZOOM:
+            return
+        bounds = self.flow_scene.items_bounds().adjusted(-40, -40, 40, 40)
+        self.set_zoom(READABLE_ZOOM)
+        seen = self.mapToScene(self.viewport().rect()).boundingRect()
+        y = bounds.center().y()
+        if bounds.height() > seen.height():
+            y = bounds.top() + seen.height() / 2
+        self.centerOn(bounds.left() + seen.width() / 2, y)
 
     def zoom_to_selection(self) -> None:
         items = self.flow_scene.selectedItems()
@@ -171,6 +198,8 @@ class FlowView(QGraphicsView):
                 self.node_activated.emit(item.node_id)
             elif isinstance(item, NoteItem):
                 self.note_activated.emit(item.note_id)
+            elif isinstance(item, GroupItem):
+                self.group_activated.emit(item.group_id)
             elif item is None or not isinstance(item, EdgeItem):
                 self.quick_add_requested.emit(self.mapToScene(event.position().toPoint()))
             event.accept()
@@ -184,6 +213,27 @@ class FlowView(QGraphicsView):
             event.accept()
             return
         super().contextMenuEvent(event)
+
+    # -- the empty canvas ----------------------------------------------------------------
+
+    def drawForeground(self, painter: QPainter, rect: QRectF | QRect) -> None:
+        super().drawForeground(painter, rect)
+        if not self.flow_scene.nodes:
+            painter.save()  # the view does not save the painter's state (DontSavePainterState)
+            painter.resetTransform()
+            empty_hint.paint(painter, QRectF(self.viewport().rect()))
+            painter.restore()
+
+    def scrollContentsBy(self, dx: int, dy: int) -> None:
+        super().scrollContentsBy(dx, dy)
+        if not self.flow_scene.nodes:
+            self.viewport().update()  # the hint stays put while the canvas scrolls under it
+
+    def _on_flow_changed(self) -> None:
+        empty = not self.flow_scene.nodes
+        if empty != self._showed_hint:
+            self._showed_hint = empty
+            self.viewport().update()
 
     # -- keys ----------------------------------------------------------------------------
 
@@ -211,11 +261,17 @@ class FlowView(QGraphicsView):
 
     def focusNextPrevChild(self, next: bool) -> bool:
         # Tab opens quick add instead of moving focus away from the canvas.
-        cursor = self.mapFromGlobal(self.cursor().pos())
-        inside = self.viewport().rect().contains(cursor)
-        point = cursor if inside else self.viewport().rect().center()
-        self.quick_add_requested.emit(self.mapToScene(point))
+        pointer = self.pointer_scene_pos()
+        centre = self.mapToScene(self.viewport().rect().center())
+        self.quick_add_requested.emit(pointer if pointer is not None else centre)
         return True
+
+    def pointer_scene_pos(self) -> QPointF | None:
+        """The scene point under the mouse pointer; None when the pointer is off the canvas."""
+        point = self.viewport().mapFromGlobal(QCursor.pos())
+        if not self.viewport().rect().contains(point):
+            return None
+        return self.mapToScene(point)
 
     # -- drops from the palette ----------------------------------------------------------
 

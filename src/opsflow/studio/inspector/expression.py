@@ -1,38 +1,57 @@
 """Text editors for templates, expressions and code: highlighting, completion, as-you-type checks.
 
 `CodeEdit` is a plain-text editor that can behave as a single line (so the same
-`QSyntaxHighlighter` colours `{{ }}` in one-line fields and in long texts);
-`ContextCompleter` offers the run-context names (`trigger`, `inputs.x`,
-`nodes.<id>.output`, ...) for the word under the cursor.
+`QSyntaxHighlighter` colours `{{ }}` in one-line fields and in long texts), and takes
+an expression dragged from the Run panel as `{{ path }}` in a template or bare in an
+expression; `ContextCompleter` offers what the word under the cursor can go on with
+(`trigger`, `inputs.x`, `nodes.<id>.output.stdout`, `…items[0]`), each with its type
+and a sample value from the last run.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from typing import Literal
 
-from PySide6.QtCore import QMimeData, QStringListModel, Qt, Signal
+from PySide6.QtCore import QMimeData, Qt, Signal
 from PySide6.QtGui import (
+    QBrush,
     QColor,
     QFocusEvent,
     QFont,
     QFontDatabase,
+    QFontMetrics,
     QKeyEvent,
     QResizeEvent,
+    QStandardItem,
+    QStandardItemModel,
     QSyntaxHighlighter,
     QTextCharFormat,
     QTextCursor,
     QTextDocument,
 )
-from PySide6.QtWidgets import QCompleter, QFrame, QPlainTextEdit, QWidget
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QCompleter,
+    QFrame,
+    QPlainTextEdit,
+    QTreeView,
+    QWidget,
+)
 
 from opsflow.studio import theme
+from opsflow.studio.mime import expression_from_mime
+from opsflow.validate.context import Completion, insertion_text
 
 #: A template block: `{{ ... }}`, `{% ... %}` or a `{# ... #}` comment.
 _BLOCK = re.compile(r"\{\{.*?(?:\}\}|$)|\{%.*?(?:%\}|$)|\{#.*?(?:#\}|$)")
 _STRING = re.compile(r"'[^']*'|\"[^\"]*\"")
 _CONTEXT_ROOT = re.compile(r"\b(trigger|inputs|nodes|vars|item|index|run)\b")
-_WORD_BEFORE_CURSOR = re.compile(r"[A-Za-z_][A-Za-z0-9_.]*$")
+#: What completion completes: a name and the steps after it (`.key`, `[0]`).
+_WORD_BEFORE_CURSOR = re.compile(r"[A-Za-z_][A-Za-z0-9_.\[\]]*$")
+#: Widest a completion popup grows, in average characters.
+POPUP_CHARS = 110
 
 
 def monospace_font() -> QFont:
@@ -76,6 +95,9 @@ class CodeEdit(QPlainTextEdit):
 
     #: The user finished an edit (Enter in a single line, or focus left the editor).
     editing_finished = Signal()
+    #: An expression dragged from a run's data was dropped in (its text as inserted); the
+    #: text changes right after, in one step.
+    expression_dropped = Signal(str)
 
     def __init__(
         self,
@@ -87,7 +109,9 @@ class CodeEdit(QPlainTextEdit):
         super().__init__(parent)
         self.single_line = single_line
         self.lines = lines
-        self.completer: QCompleter | None = None
+        self.completer: ContextCompleter | None = None
+        #: How a dropped expression is written here; None: as plain text (not a code field).
+        self.expression_kind: Literal["template", "expression"] | None = None
         self.setTabChangesFocus(True)
         if single_line:
             self.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
@@ -130,7 +154,7 @@ class CodeEdit(QPlainTextEdit):
         cursor.setPosition(min(position, len(text)))
         self.setTextCursor(cursor)
 
-    def set_completer(self, completer: QCompleter) -> None:
+    def set_completer(self, completer: ContextCompleter) -> None:
         self.completer = completer
         completer.setWidget(self)
         completer.setCompletionMode(QCompleter.CompletionMode.PopupCompletion)
@@ -161,6 +185,14 @@ class CodeEdit(QPlainTextEdit):
             self.editing_finished.emit()
 
     def insertFromMimeData(self, source: QMimeData) -> None:
+        # Qt calls this for a drop too, with the cursor already where the drop landed.
+        path = expression_from_mime(source)
+        if path is not None and self.expression_kind is not None:
+            inside = self.expression_kind == "expression" or self._inside_expression()
+            text = insertion_text(path, "expression" if inside else "template")
+            self.expression_dropped.emit(text)
+            self.insertPlainText(text)
+            return
         if self.single_line and source.hasText():
             self.insertPlainText(" ".join(source.text().splitlines()))
             return
@@ -183,7 +215,7 @@ class CodeEdit(QPlainTextEdit):
             popup.hide()
             return
         rect = self.cursorRect()
-        rect.setWidth(popup.sizeHintForColumn(0) + popup.verticalScrollBar().sizeHint().width() + 8)
+        rect.setWidth(self.completer.fit_popup())
         self.completer.complete(rect)
 
     def _inside_expression(self) -> bool:
@@ -208,19 +240,60 @@ class CodeEdit(QPlainTextEdit):
 
 
 class ContextCompleter(QCompleter):
-    """Completes run-context names; the list is asked for again each time it pops up."""
+    """Completes run-context names in a popup of three columns: the name, its type and a
+    sample value. The list is asked for again, for the word typed so far, each time."""
 
-    def __init__(self, names: Callable[[], list[str]], parent: QWidget | None = None) -> None:
-        self._model = QStringListModel()
+    def __init__(
+        self, names: Callable[[str], list[Completion]], parent: QWidget | None = None
+    ) -> None:
+        self._model = QStandardItemModel()
         super().__init__(self._model, parent)
         self._names = names
+        popup = QTreeView()
+        popup.setHeaderHidden(True)
+        popup.setRootIsDecorated(False)
+        popup.setUniformRowHeights(True)
+        popup.setAllColumnsShowFocus(True)
+        popup.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        popup.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        popup.setTextElideMode(Qt.TextElideMode.ElideRight)
+        self.setPopup(popup)
         self.setModelSorting(QCompleter.ModelSorting.UnsortedModel)
         self.setFilterMode(Qt.MatchFlag.MatchStartsWith)
         self.setMaxVisibleItems(12)
 
     def setCompletionPrefix(self, prefix: str) -> None:
-        self._model.setStringList(self._names())
+        self._model.clear()
+        muted = QBrush(QColor(theme.current().node_subtext))
+        mono = monospace_font()
+        for completion in self._names(prefix):
+            name = QStandardItem(completion.text)
+            kind = QStandardItem(completion.type)
+            kind.setForeground(muted)
+            sample = QStandardItem(completion.sample)
+            sample.setFont(mono)
+            sample.setForeground(muted)
+            self._model.appendRow([name, kind, sample])
         super().setCompletionPrefix(prefix)
+
+    def fit_popup(self) -> int:
+        """Size the popup's columns to the rows it offers; its width to show them."""
+        popup = self.popup()
+        assert isinstance(popup, QTreeView)
+        offered = self.completionModel()
+        metrics = popup.fontMetrics()
+        sample_metrics = QFontMetrics(monospace_font())
+        padding = 3 * metrics.averageCharWidth()
+        widths = []
+        for column in range(self._model.columnCount()):
+            texts = [offered.index(r, column).data() or "" for r in range(offered.rowCount())]
+            font_metrics = metrics if column < 2 else sample_metrics
+            wide = max((font_metrics.horizontalAdvance(text) for text in texts), default=0)
+            widths.append(wide + padding if wide else 0)
+        for column, width in enumerate(widths):
+            popup.setColumnWidth(column, width)
+        total = sum(widths) + popup.verticalScrollBar().sizeHint().width() + 8
+        return min(total, POPUP_CHARS * metrics.averageCharWidth())
 
 
 def style_invalid(widget: QWidget, message: str | None) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Literal
 
 from PySide6.QtCore import Signal
 from PySide6.QtGui import QDoubleValidator
@@ -45,6 +45,9 @@ class FieldEditor(QWidget):
 
     #: The user changed the value (the effective value, never INVALID).
     committed = Signal(object)
+    #: The user changed the value in a step of its own (an expression dropped in), which
+    #: undo takes back alone, not merged with the typing before or after it.
+    committed_apart = Signal(object)
     #: A problem the editor sees by itself, or "" when there is none.
     problem_changed = Signal(str)
 
@@ -52,6 +55,7 @@ class FieldEditor(QWidget):
         super().__init__(parent)
         self.info = info
         self._loading = False
+        self._apart = False
         self.problem = ""
         self.warning = ""
         self.setToolTip(info.description)
@@ -85,13 +89,22 @@ class FieldEditor(QWidget):
 
     def _emit(self) -> None:
         """Report the current value when it is usable; say why when it is not."""
+        apart, self._apart = self._apart, False
         if self._loading:
             return
         value = self.current()
         if value is INVALID:
             return
         self._set_problem(*self._check(value))
-        self.committed.emit(value)
+        (self.committed_apart if apart else self.committed).emit(value)
+
+    def _take_drop(self, edit: CodeEdit, kind: Literal["template", "expression"]) -> None:
+        """Let `edit` take expressions dragged from a run's data, each drop one undo step."""
+        edit.expression_kind = kind
+        edit.expression_dropped.connect(self._on_expression_dropped)
+
+    def _on_expression_dropped(self, _text: str) -> None:
+        self._apart = True
 
     def _check(self, value: Any) -> tuple[str, str]:
         """An error and a warning about a well-typed value worth saying now (syntax)."""
@@ -154,6 +167,7 @@ class CodeFieldEditor(FieldEditor):
             self.highlighter = TemplateHighlighter(
                 self.edit.document(), whole=info.editor == "expression"
             )
+            self._take_drop(self.edit, "expression" if info.kind == "expression" else "template")
         if info.nullable:
             self.edit.setPlaceholderText("(not set)")
         self._check_text = check

@@ -33,6 +33,7 @@ class LinesEditor(FieldEditor):
         self.templated = info.kind == "template"
         if self.templated:
             self.highlighter = TemplateHighlighter(self.edit.document())
+            self._take_drop(self.edit, "template")
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.edit)

@@ -8,23 +8,37 @@ document (undo, redo, removal) without disturbing the field being typed in.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from pydantic import ValidationError
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QFrame, QLabel, QLineEdit, QScrollArea, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QDockWidget,
+    QFrame,
+    QLabel,
+    QScrollArea,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
 
 from opsflow.catalog.fields import FieldKind
 from opsflow.model.flow import Node
 from opsflow.studio import theme
-from opsflow.studio.commands import ChangeFlow, ChangeNode
+from opsflow.studio.commands import ChangeNode
 from opsflow.studio.document import FlowDocument
 from opsflow.studio.inspector.credential import CredentialEditor
 from opsflow.studio.inspector.cron import CronEditor
-from opsflow.studio.inspector.expression import CodeEdit, ContextCompleter
+from opsflow.studio.inspector.expression import ContextCompleter
 from opsflow.studio.inspector.fields import CodeFieldEditor, FieldEditor
+from opsflow.studio.inspector.flow_panel import FlowPanel
+from opsflow.studio.inspector.lists import LinesEditor
+from opsflow.studio.inspector.node_id import NodeIdField
 from opsflow.studio.inspector.rows import NODE_FIELDS, FieldRow, make_editor
 from opsflow.studio.inspector.schema import FieldInfo, field_path_head, read_fields
+from opsflow.studio.rename import NodeRenamer
+from opsflow.validate.context import Completion, RunValues, completions
 from opsflow.validate.nodes import check_expressions
 
 #: The key under which an unknown node type's whole params are edited as JSON.
@@ -42,30 +56,8 @@ _UNKNOWN_PARAMS = FieldInfo(
 )
 
 
-class _Ancestors:
-    """Which nodes are upstream of which, from the document's edges (for the expression check)."""
-
-    def __init__(self, document: FlowDocument) -> None:
-        self._parents: dict[str, set[str]] = {}
-        for edge in document.edges():
-            self._parents.setdefault(edge.target, set()).add(edge.source)
-
-    def of(self, node_id: str) -> set[str]:
-        seen: set[str] = set()
-        stack = [node_id]
-        while stack:
-            for parent in self._parents.get(stack.pop(), ()):
-                if parent not in seen:
-                    seen.add(parent)
-                    stack.append(parent)
-        return seen
-
-    def is_upstream(self, node: str, of: str) -> bool:
-        return node in self.of(of)
-
-
 class Inspector(QWidget):
-    """Edits the shown node's settings and parameters; `show_node(None)` shows the flow."""
+    """Edits the shown node's settings and parameters; the Flow tab beside edits the flow's."""
 
     def __init__(self, document: FlowDocument, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -74,14 +66,26 @@ class Inspector(QWidget):
         self.rows: dict[str, FieldRow] = {}
         self._shown: dict[str, Any] = {}
         self._shown_type: str | None = None
+        #: What the last run shown gave expressions to read, for completion (None: no run).
+        self._run_values: Callable[[], RunValues | None] = lambda: None
+        #: Renames the shown node from its id field (F2); the window shows what it says.
+        self.renamer = NodeRenamer(document, self)
+        self.id_field: NodeIdField | None = None
         self.general_errors = QLabel()
         self.scroll_area = QScrollArea(self)
         self.scroll_area.setWidgetResizable(True)
         self.scroll_area.setFrameShape(QFrame.Shape.NoFrame)
         self.scroll_area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        #: The flow's own fields (inputs, credentials, settings, ...), in a tab beside the node's.
+        self.flow_panel = FlowPanel(document)
+        self.tabs = QTabWidget(self)
+        self.tabs.setDocumentMode(True)
+        self.tabs.addTab(self.scroll_area, "Node")
+        self.tabs.addTab(self.flow_panel, "Flow")
+        self.tabs.setCurrentWidget(self.flow_panel)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.scroll_area)
+        layout.addWidget(self.tabs)
         self.setMinimumWidth(320)
         document.node_changed.connect(self._on_node_changed)
         document.node_removed.connect(self._on_node_removed)
@@ -94,11 +98,14 @@ class Inspector(QWidget):
     # -- public ----------------------------------------------------------------------------
 
     def show_node(self, node_id: str | None) -> None:
-        """Show a node's fields, or (None, or an id not in the flow) the flow's name and hint."""
+        """Show a node's fields; None (or an id not in the flow) brings the Flow tab forward."""
         if node_id is not None and not self.document.has_node(node_id):
             node_id = None
+        if node_id != self.node_id:  # a new selection: its tab (nothing selected: the flow's)
+            self.tabs.setCurrentWidget(self.scroll_area if node_id else self.flow_panel)
         self.node_id = node_id
         self.rows = {}
+        self.id_field = None
         self._shown = {}
         self._shown_type = None
         content = QWidget()
@@ -111,6 +118,31 @@ class Inspector(QWidget):
             self._build_node_view(self.document.node(node_id))
         self._layout.addStretch(1)
         self.scroll_area.setWidget(content)
+
+    def edit_id(self, node_id: str) -> bool:
+        """Show a node with its id field focused and selected, to be typed over (F2)."""
+        if self.node_id != node_id:
+            self.show_node(node_id)
+        if self.id_field is None:
+            return False
+        self.tabs.setCurrentWidget(self.scroll_area)
+        dock = self.parentWidget()
+        if isinstance(dock, QDockWidget):
+            dock.show()
+            dock.raise_()
+        self.scroll_area.ensureWidgetVisible(self.id_field, 0, 40)
+        self.id_field.start_editing()
+        return True
+
+    def show_flow(self, path: str = "") -> bool:
+        """Open the Flow tab, at a flow-level path ("inputs.port", "credentials") when given.
+
+        False, and the tab left as it was, when the Flow tab has nothing at `path`.
+        """
+        if path and not self.flow_panel.has_path(path):
+            return False
+        self.tabs.setCurrentWidget(self.flow_panel)
+        return self.flow_panel.focus_path(path) if path else True
 
     def focus_field(self, path: str) -> bool:
         """Scroll to and focus the editor of a field path ("params.url", "retry.attempts")."""
@@ -152,21 +184,13 @@ class Inspector(QWidget):
         return label
 
     def _build_flow_view(self) -> None:
-        header = self.document.header
-        hint = self._muted("Select a node to edit it.")
+        hint = self._muted(
+            "Select a node to edit it. The flow's name, inputs, credentials, variables, "
+            "outputs and settings are in the Flow tab."
+        )
         hint.setAlignment(Qt.AlignmentFlag.AlignCenter)
         hint.setContentsMargins(0, 8, 0, 8)
         self._layout.addWidget(hint)
-        self._heading("Flow")
-        self._layout.addWidget(QLabel("Name"))
-        self.flow_name = QLineEdit(header.name)
-        self.flow_name.editingFinished.connect(self._commit_flow_text)
-        self._layout.addWidget(self.flow_name)
-        self._layout.addWidget(QLabel("Description"))
-        self.flow_description = CodeEdit()
-        self.flow_description.setPlainText(header.description)
-        self.flow_description.editing_finished.connect(self._commit_flow_text)
-        self._layout.addWidget(self.flow_description)
 
     def _build_node_view(self, node: Node) -> None:
         spec = self.document.catalog.get(node.type)
@@ -177,8 +201,7 @@ class Inspector(QWidget):
         title.setFont(font)
         title.setWordWrap(True)
         self._layout.addWidget(title)
-        ident = self._muted(f"{node.type} · id {node.id}")
-        self._layout.addWidget(ident)
+        self._layout.addWidget(self._muted(node.type))
         doc = (
             spec.doc
             if spec
@@ -190,6 +213,8 @@ class Inspector(QWidget):
         doc_label = self._muted(doc)
         doc_label.setContentsMargins(0, 4, 0, 4)
         self._layout.addWidget(doc_label)
+        self.id_field = NodeIdField(self.renamer, node.id)
+        self._layout.addWidget(self.id_field)
         for name in ("title", "description"):
             self._add_row(NODE_FIELDS[name], name)
         self._heading("Parameters")
@@ -217,10 +242,15 @@ class Inspector(QWidget):
             timezone=self._timezone,
             check=lambda text: self._check_expression(info, text),
         )
-        if isinstance(editor, CodeFieldEditor) and info.kind in ("template", "expression"):
-            editor.edit.set_completer(ContextCompleter(self._context_names, editor))
+        # Fields that take expressions (and expressions dropped from a run) complete them.
+        edit = editor.edit if isinstance(editor, CodeFieldEditor | LinesEditor) else None
+        if edit is not None and edit.expression_kind is not None:
+            edit.set_completer(ContextCompleter(self._completions, editor))
         editor.display(value)
         editor.committed.connect(lambda new, key=key, info=info: self._commit(key, info, new))
+        editor.committed_apart.connect(
+            lambda new, key=key, info=info: self._commit(key, info, new, merge=False)
+        )
         row = FieldRow(editor)
         row.update_message()
         self.rows[key] = row
@@ -247,7 +277,8 @@ class Inspector(QWidget):
             return info.default if info is not None and info.has_default else None
         return getattr(node, key)
 
-    def _commit(self, key: str, info: FieldInfo, value: Any) -> None:
+    def _commit(self, key: str, info: FieldInfo, value: Any, *, merge: bool = True) -> None:
+        """Push the change; typing in one field merges into one step, a drop never does."""
         if self.node_id is None:
             return
         node = self.document.node(self.node_id)
@@ -273,7 +304,8 @@ class Inspector(QWidget):
             new = node.model_copy(update={key: value})
         if new == node:
             return
-        self.document.push(ChangeNode(self.document, new, f"Change {info.title}", field=key))
+        field = key if merge else ""
+        self.document.push(ChangeNode(self.document, new, f"Change {info.title}", field=field))
 
     def _refresh(self) -> None:
         """Bring rows whose stored value changed up to date (undo, redo, other views)."""
@@ -328,17 +360,21 @@ class Inspector(QWidget):
         zone = self.document.node(self.node_id).params.get("timezone", "UTC")
         return zone if isinstance(zone, str) else "UTC"
 
-    def _context_names(self) -> list[str]:
-        header = self.document.header
-        names = ["trigger", "run", "inputs", "vars", "nodes"]
-        names += [f"inputs.{name}" for name in header.inputs]
-        names += [f"vars.{name}" for name in header.vars]
-        if self.node_id is not None:
-            upstream = _Ancestors(self.document).of(self.node_id)
-            names += [f"nodes.{node_id}.output" for node_id in sorted(upstream)]
-            if self.document.node(self.node_id).type == "control.foreach":
-                names += ["item", "index"]
-        return names
+    def read_run_values_from(self, source: Callable[[], RunValues | None]) -> None:
+        """Complete from what `source` says the last run gave (the window's run session)."""
+        self._run_values = source
+
+    def _completions(self, word: str) -> list[Completion]:
+        node_id = self.node_id
+        upstream = self.document.upstream().ancestors(node_id) if node_id is not None else set()
+        return completions(
+            self.document.flow(),
+            node_id,
+            upstream,
+            word,
+            self.document.catalog,
+            self._run_values(),
+        )
 
     def _check_expression(self, info: FieldInfo, text: str) -> tuple[str, str]:
         if self.node_id is None or info.kind not in ("template", "expression"):
@@ -350,9 +386,7 @@ class Inspector(QWidget):
             [(info.name, text, kind)],
             self.document.header,
             {n.id for n in self.document.nodes()},
-            # Stands in for validate.graph.Upstream (only is_upstream is asked), which the
-            # core annotates as that class rather than a protocol.
-            _Ancestors(self.document),  # type: ignore[arg-type]
+            self.document.upstream(),
         )
         errors = [d.message for d in found if d.severity == "error"]
         warnings = [d.message for d in found if d.severity == "warning"]
@@ -373,11 +407,6 @@ class Inspector(QWidget):
 
     def _on_flow_changed(self) -> None:
         if self.node_id is None:
-            header = self.document.header
-            if self.flow_name.text() != header.name:
-                self.flow_name.setText(header.name)
-            if self.flow_description.text() != header.description:
-                self.flow_description.set_text(header.description)
             return
         for row in self.rows.values():
             if isinstance(row.editor, CredentialEditor):
@@ -388,13 +417,6 @@ class Inspector(QWidget):
         for row in self.rows.values():
             if isinstance(row.editor, CodeFieldEditor):
                 row.editor.recheck()
-
-    def _commit_flow_text(self) -> None:
-        header = self.document.header
-        name, description = self.flow_name.text(), self.flow_description.text()
-        if (name, description) != (header.name, header.description):
-            new = header.model_copy(update={"name": name, "description": description})
-            self.document.push(ChangeFlow(self.document, new, "Change flow name"))
 
 
 def _same(a: Any, b: Any) -> bool:

@@ -36,10 +36,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from opsflow.engine.event_text import format_duration, local_datetime
 from opsflow.engine.events import Event
 from opsflow.errors import OpsflowError
 from opsflow.studio import theme
-from opsflow.studio.run.panel import format_duration, local_datetime
 from opsflow.studio.run.session import RunSession
 
 POLL_MS = 2000
@@ -104,14 +104,13 @@ class ApprovalForm(QWidget):
         self.message_label.setWordWrap(True)
         self.message_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         muted = theme.current().node_subtext
-        facts = (
-            f"<span style='color:{muted}'>Approvers:</span> "
-            f"{html.escape(', '.join(approval.approvers))}<br>"
-            f"<span style='color:{muted}'>Deadline:</span> "
-            f"{html.escape(deadline_text(approval.deadline, time.time()))}"
-        )
-        self.facts_label = QLabel(facts)
+        self.facts_label = QLabel(self._facts())
         self.facts_label.setWordWrap(True)
+        if approval.deadline is not None:  # "in 4 min 10 s" counts down
+            self._tick = QTimer(self)
+            self._tick.setInterval(1000)
+            self._tick.timeout.connect(lambda: self.facts_label.setText(self._facts()))
+            self._tick.start()
 
         self.fields = QFormLayout()
         self.fields.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.ExpandingFieldsGrow)
@@ -151,6 +150,16 @@ class ApprovalForm(QWidget):
 
         self.approve_button.clicked.connect(lambda: self.decide("approved"))
         self.reject_button.clicked.connect(lambda: self.decide("rejected"))
+
+    def _facts(self) -> str:
+        muted = theme.current().node_subtext
+        approval = self.approval
+        return (
+            f"<span style='color:{muted}'>Approvers:</span> "
+            f"{html.escape(', '.join(approval.approvers))}<br>"
+            f"<span style='color:{muted}'>Deadline:</span> "
+            f"{html.escape(deadline_text(approval.deadline, time.time()))}"
+        )
 
     @staticmethod
     def _node_title(session: RunSession, approval: PendingApproval) -> str:

@@ -11,10 +11,21 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QPoint, Qt
-from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QDockWidget, QLabel, QMenu, QMessageBox, QStyle, QToolBar
+from PySide6.QtGui import QAction, QColor, QGuiApplication, QKeySequence, QPalette
+from PySide6.QtWidgets import (
+    QDockWidget,
+    QFrame,
+    QLabel,
+    QMenu,
+    QMessageBox,
+    QScrollArea,
+    QStyle,
+    QToolBar,
+)
 
 from opsflow.errors import OpsflowError
+from opsflow.studio import subflows
+from opsflow.studio.icons import tinted_icon
 from opsflow.studio.run.approvals import ApprovalPanel
 from opsflow.studio.run.history import HistoryPanel
 from opsflow.studio.run.panel import RunPanel
@@ -48,7 +59,10 @@ class RunController:
         self.approvals = ApprovalPanel(session)
         self.history = HistoryPanel(session)
         self.actions: dict[str, QAction] = {}
+        #: The style's icon of each toolbar action, tinted to the theme by `restyle_icons`.
+        self._pixmaps: dict[str, QStyle.StandardPixmap] = {}
         self._build_actions()
+        self.restyle_icons()
         self._build_docks()
         session.view_changed.connect(self._on_view_changed)
         session.phase_changed.connect(self._on_phase_changed)
@@ -63,9 +77,14 @@ class RunController:
 
     def _build_actions(self) -> None:
         window = self.window
-        style = window.style()
-        icon = style.standardIcon
-        menu = window.menuBar().addMenu("&Run")
+        bar = window.menuBar()
+        menu = QMenu("&Run", window)
+        # Before Help, which by custom comes last.
+        help_menu = next((a for a in bar.actions() if a.text() == "&Help"), None)
+        if help_menu is not None:
+            bar.insertMenu(help_menu, menu)
+        else:
+            bar.addMenu(menu)
         toolbar = QToolBar("Run", window)
         toolbar.setObjectName("toolbar-run")
         toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
@@ -81,7 +100,7 @@ class RunController:
         ) -> QAction:
             action = QAction(text, window)
             if pixmap is not None:
-                action.setIcon(icon(pixmap))
+                self._pixmaps[name] = pixmap
             action.setShortcut(QKeySequence(key))
             action.setToolTip(f"{tip or text.replace('&', '')} ({key})")
             action.triggered.connect(lambda _=False: slot())
@@ -124,6 +143,18 @@ class RunController:
         self.phase_label.setContentsMargins(12, 0, 0, 0)
         toolbar.addWidget(self.phase_label)
 
+    def restyle_icons(self) -> None:
+        """Draw the toolbar's icons in the theme's text colour (the style's are black)."""
+        palette = QGuiApplication.palette()  # the window's follows it only later
+        role = QPalette.ColorRole.ButtonText
+        color = palette.color(QPalette.ColorGroup.Active, role)
+        disabled = QColor(palette.color(QPalette.ColorGroup.Disabled, role))
+        disabled.setAlpha(110)
+        style = self.window.style()
+        for name, pixmap in self._pixmaps.items():
+            icon = tinted_icon(style.standardIcon(pixmap), color, disabled)
+            self.actions[name].setIcon(icon)
+
     def _build_docks(self) -> None:
         window = self.window
         problems = window.findChild(QDockWidget, "dock-problems")
@@ -135,7 +166,12 @@ class RunController:
         ):
             dock = QDockWidget(title, window)
             dock.setObjectName(f"dock-{title.lower()}")
-            dock.setWidget(widget)
+            # Scrolled when the window is small rather than squeezing the canvas to its size.
+            scroller = QScrollArea()
+            scroller.setWidgetResizable(True)
+            scroller.setFrameShape(QFrame.Shape.NoFrame)
+            scroller.setWidget(widget)
+            dock.setWidget(scroller)
             window.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, dock)
             if first is not None:
                 window.tabifyDockWidget(first, dock)
@@ -242,7 +278,8 @@ class RunController:
         return True
 
     def _after_start(self, run_id: str) -> None:
-        if self.run_dock is not None:
+        if self.run_dock is not None:  # back in front, even after the user closed it
+            self.run_dock.show()
             self.run_dock.raise_()
         self.window.say(f"Run {run_id} started")
         self._update_actions()
@@ -295,6 +332,9 @@ class RunController:
                 lambda: self.approvals.open_dialog(view.run_id, node_id),
             )
         menu.addSeparator()
+        subflows.add_node_action(menu, self.window, node_id)
+        self.window.grouping.add_node_actions(menu, node_id)
+        menu.addAction(self.window.actions_by_name["rename"])
         menu.addAction(self.window.actions_by_name["disable"])
         menu.addAction(self.window.actions_by_name["delete"])
         menu.popup(where)
@@ -311,6 +351,7 @@ class RunController:
         if phase == "paused" and self.session.view is not None and self.session.view.paused_at:
             self.window.view.center_on_node(self.session.view.paused_at)
         if phase == "waiting" and self.approvals_dock is not None:
+            self.approvals_dock.show()
             self.approvals_dock.raise_()
 
     def _on_debug_changed(self) -> None:

@@ -20,10 +20,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from opsflow.engine.event_text import format_duration, local_datetime
 from opsflow.engine.journal import RunRecord
 from opsflow.errors import OpsflowError
 from opsflow.studio import theme
-from opsflow.studio.run.panel import format_duration, local_datetime, state_color
+from opsflow.studio.run.panel import state_color
 from opsflow.studio.run.session import RunSession
 
 RUN_ROLE = Qt.ItemDataRole.UserRole + 1
@@ -31,6 +32,7 @@ COLUMNS = ("State", "Run", "Trigger", "Started", "Duration", "Dry run")
 #: Runs that `resume` can continue.
 RESUMABLE = ("interrupted", "waiting", "paused")
 LIMIT = 200
+NO_RUNS = "No runs of this flow yet."
 
 
 class HistoryPanel(QWidget):
@@ -110,7 +112,9 @@ class HistoryPanel(QWidget):
                 self.tree.setCurrentItem(item)
         self.tree.blockSignals(False)
         if not records:
-            self._say("No runs of this flow yet.")
+            self._say(NO_RUNS)
+        elif self.message.text() == NO_RUNS:  # the first run arrived
+            self._say("")
         self._update_buttons()
 
     def _row(self, record: RunRecord) -> QTreeWidgetItem:

@@ -1,29 +1,19 @@
-"""The run panel: the shown run's header, its event log with filters, and one node's details.
+"""The run panel: the shown run's header, its event log with filters, and the selected
+node's input and output side by side.
 
-The log's model only ever appends rows as the session reports events, so a run
-of many thousands of events costs one row insert per batch; the formatting
-helpers here (times, durations, phase colours) are shared by the approvals
-and history panels.
+The input is what the node was given (its parameters as rendered, which the journal
+records), or, for a node that never started, what it could have read: the trigger,
+the inputs and the outputs of the nodes upstream of it. Rows of a value expressions can
+read (the output; that input) copy and drag out as their full expression
+(`nodes.probe.output.stdout`), into an inspector field.
 """
 
 from __future__ import annotations
 
 import html
 import time
-from datetime import datetime
-from typing import Any, NamedTuple
 
-from PySide6.QtCore import (
-    QAbstractTableModel,
-    QModelIndex,
-    QObject,
-    QPersistentModelIndex,
-    QSortFilterProxyModel,
-    Qt,
-    QTimer,
-    Signal,
-)
-from PySide6.QtGui import QBrush, QColor
+from PySide6.QtCore import QModelIndex, Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -40,56 +30,21 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from opsflow.engine.event_text import format_duration
 from opsflow.engine.events import Event
-from opsflow.engine.runview import NodeRun
+from opsflow.engine.runview import NodeRun, RunView
 from opsflow.studio import theme
+from opsflow.studio.run.eventlog import (
+    LEVEL_FILTERS,
+    NODE_ROLE,
+    EventLogFilter,
+    EventLogModel,
+)
 from opsflow.studio.run.jsontree import JsonTree
 from opsflow.studio.run.session import RunSession
+from opsflow.validate.context import readable_values
 
-Index = QModelIndex | QPersistentModelIndex
-#: The invisible parent of the log's rows.
-_TOP = QModelIndex()
-#: Roles of a log row (any column): the event's node id and its level.
-NODE_ROLE = Qt.ItemDataRole.UserRole + 1
-LEVEL_ROLE = Qt.ItemDataRole.UserRole + 2
-LEVELS = ("info", "warning", "error")
-#: The level combo: its text and the mildest level it lets through.
-LEVEL_FILTERS = (("All levels", "info"), ("Warnings and errors", "warning"), ("Errors", "error"))
-COLUMNS = ("Time", "Node", "Kind", "Message")
-#: Characters of a message kept in its cell; the tooltip shows all of it.
-MESSAGE_CHARS = 500
 LIVE_PHASES = ("running", "paused", "waiting")
-
-
-# -- formatting, shared by the run panels ------------------------------------------------
-
-
-def clock_time(at: float) -> str:
-    """A wall-clock moment in local time with milliseconds: `14:03:07.042`."""
-    moment = datetime.fromtimestamp(at)
-    return moment.strftime("%H:%M:%S.") + f"{moment.microsecond // 1000:03d}"
-
-
-def local_datetime(at: float) -> str:
-    """A moment in local time to the second: `2026-12-01 14:03:07`."""
-    return datetime.fromtimestamp(at).strftime("%Y-%m-%d %H:%M:%S")
-
-
-def format_duration(seconds: float | None) -> str:
-    """`12 ms`, `3.4 s`, `2 min 5 s`, `1 h 20 min`; empty when unknown."""
-    if seconds is None:
-        return ""
-    if seconds < 0.0005:
-        return "< 1 ms"
-    if seconds < 1:
-        return f"{seconds * 1000:.0f} ms"
-    if seconds < 60:
-        return f"{seconds:.1f} s"
-    minutes, secs = divmod(int(seconds), 60)
-    if minutes < 60:
-        return f"{minutes} min {secs} s"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours} h {minutes} min"
 
 
 def state_color(state: str) -> str:
@@ -110,227 +65,6 @@ def state_html(state: str, text: str | None = None) -> str:
     """`text` (default: the state) in bold in the state's colour, for a rich-text label."""
     shown = html.escape(text if text is not None else state)
     return f"<b style='color:{state_color(state)}'>{shown}</b>"
-
-
-# -- one line per event ------------------------------------------------------------------
-
-
-def event_level(event: Event) -> str:
-    """How serious an event is: info, warning or error."""
-    data = event.data
-    if event.kind == "log":
-        level = str(data.get("level", "info"))
-        return level if level in LEVELS else "info"
-    if event.kind == "node_failed":
-        return "error"
-    if event.kind == "run_finished" and data.get("outcome") not in ("succeeded", "cancelled"):
-        return "error" if data.get("outcome") == "failed" else "warning"
-    if event.kind in ("node_retrying", "approval_escalated"):
-        return "warning"
-    if event.kind == "approval_decided" and data.get("decision") == "timeout":
-        return "warning"
-    return "info"
-
-
-def event_kind_text(event: Event) -> str:
-    """The Kind column: the log level for log lines, else the event kind in words."""
-    if event.kind == "log":
-        return event_level(event)
-    return event.kind.replace("_", " ")
-
-
-def event_summary(event: Event) -> str:
-    """One line saying what happened, e.g. `succeeded → true in 12 ms`."""
-    data = event.data
-    kind = event.kind
-    if kind == "log":
-        return str(data.get("message", ""))
-    if kind == "run_started":
-        text = f"from trigger '{data.get('trigger')}'"
-        return text + (" as a dry run" if data.get("dry_run") else "")
-    if kind == "run_paused":
-        return f"paused at the breakpoint before '{event.node}'" if event.node else "paused"
-    if kind == "run_resumed":
-        return "stepping to the next node" if data.get("how") == "step" else "continued"
-    if kind == "run_finished":
-        outcome = data.get("outcome", "failed")
-        error = data.get("error")
-        return str(outcome) + (f": {error}" if error else "")
-    if kind == "node_started":
-        attempt = int(data.get("attempt") or 1)
-        return "started" + (f" (attempt {attempt})" if attempt > 1 else "")
-    if kind == "node_succeeded":
-        text = f"succeeded → {data.get('port')}"
-        if data.get("duration_s") is not None:
-            text += f" in {format_duration(data['duration_s'])}"
-        if data.get("pinned"):
-            text += " (pinned output)"
-        output = data.get("output")
-        if isinstance(output, dict) and output.get("dry_run") is True:
-            text += " (simulated)"
-        return text
-    if kind == "node_failed":
-        text = f"failed: {data.get('error')}"
-        return text + (f" → {data['port']}" if data.get("port") else "")
-    if kind == "node_skipped":
-        return f"skipped: {data.get('reason')}" if data.get("reason") else "skipped"
-    if kind == "node_retrying":
-        delay = format_duration(data.get("delay_s"))
-        text = f"retrying (attempt {data.get('attempt')})" + (f" in {delay}" if delay else "")
-        return text + (f" after: {data['error']}" if data.get("error") else "")
-    if kind == "node_waiting":
-        reason = data.get("reason")
-        if reason == "approval":
-            return "waiting for approval"
-        if reason == "breakpoint":
-            return "paused at a breakpoint"
-        until = data.get("until")
-        return f"waiting until {clock_time(until)}" if until else "waiting"
-    if kind == "approval_requested":
-        approvers = ", ".join(str(a) for a in data.get("approvers") or [])
-        return f"approval asked of {approvers}: {data.get('message', '')}"
-    if kind == "approval_escalated":
-        return "escalated to " + ", ".join(str(a) for a in data.get("to") or [])
-    if kind == "approval_decided":
-        decision = data.get("decision")
-        if decision == "timeout":
-            return "no decision before the deadline (timeout)"
-        text = f"{decision} by {data.get('by')}"
-        return text + (f": {data['comment']}" if data.get("comment") else "")
-    return kind.replace("_", " ")
-
-
-class LogRow(NamedTuple):
-    """One event as the log shows it, formatted once when it arrives."""
-
-    time: str
-    node: str
-    kind: str
-    message: str
-    level: str
-
-
-def log_row(event: Event) -> LogRow:
-    message = event_summary(event).replace("\n", " ⏎ ")
-    return LogRow(
-        clock_time(event.at), event.node or "", event_kind_text(event), message, event_level(event)
-    )
-
-
-class EventLogModel(QAbstractTableModel):
-    """The events of the shown run, one row each; rows are only appended or all cleared.
-
-    Rows are formatted when first shown (or filtered by text), not when they
-    arrive: a fast flow sends thousands of events, and most are never on screen.
-    """
-
-    def __init__(self, parent: QObject | None = None) -> None:
-        super().__init__(parent)
-        self._events: list[Event] = []
-        self._rows: dict[int, LogRow] = {}
-        self._full_messages: dict[int, str] = {}
-
-    def append(self, events: list[Event]) -> None:
-        if not events:
-            return
-        first = len(self._events)
-        self.beginInsertRows(_TOP, first, first + len(events) - 1)
-        self._events.extend(events)
-        self.endInsertRows()
-
-    def clear(self) -> None:
-        self.beginResetModel()
-        self._events = []
-        self._rows = {}
-        self._full_messages = {}
-        self.endResetModel()
-
-    def event_at(self, position: int) -> Event:
-        return self._events[position]
-
-    def row(self, position: int) -> LogRow:
-        row = self._rows.get(position)
-        if row is None:
-            row = log_row(self._events[position])
-            if len(row.message) > MESSAGE_CHARS:
-                self._full_messages[position] = row.message
-                row = row._replace(message=row.message[:MESSAGE_CHARS] + "…")
-            self._rows[position] = row
-        return row
-
-    def rowCount(self, parent: Index = _TOP) -> int:
-        return 0 if parent.isValid() else len(self._events)
-
-    def columnCount(self, parent: Index = _TOP) -> int:
-        return 0 if parent.isValid() else len(COLUMNS)
-
-    def headerData(
-        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
-    ) -> Any:
-        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
-            return COLUMNS[section]
-        return None
-
-    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid():
-            return None
-        row = self.row(index.row())
-        column = index.column()
-        if role == Qt.ItemDataRole.DisplayRole:
-            return row[column]
-        if role == NODE_ROLE:
-            return row.node or None
-        if role == LEVEL_ROLE:
-            return row.level
-        if role == Qt.ItemDataRole.ForegroundRole:
-            return self._foreground(row, column)
-        if role == Qt.ItemDataRole.ToolTipRole and column == 3:
-            return self._full_messages.get(index.row(), row.message)
-        return None
-
-    @staticmethod
-    def _foreground(row: LogRow, column: int) -> QBrush | None:
-        active = theme.current()
-        if row.level == "error":
-            return QBrush(QColor(active.error)) if column >= 2 else None
-        if row.level == "warning":
-            return QBrush(QColor(active.warning)) if column >= 2 else None
-        if column == 0:
-            return QBrush(QColor(active.node_subtext))
-        if column == 2 and row.kind in ("node succeeded", "approval decided"):
-            return QBrush(QColor(active.ports["good"]))
-        return None
-
-
-class EventLogFilter(QSortFilterProxyModel):
-    """Lets through the rows of one node (or all), at or above a level, containing a text."""
-
-    def __init__(self, parent: QObject | None = None) -> None:
-        super().__init__(parent)
-        self.node: str | None = None
-        self.min_level = "info"
-        self.text = ""
-
-    def set_filter(self, node: str | None, min_level: str, text: str) -> None:
-        self.beginFilterChange()
-        self.node, self.min_level, self.text = node, min_level, text.strip().casefold()
-        self.endFilterChange(QSortFilterProxyModel.Direction.Rows)
-
-    def filterAcceptsRow(self, source_row: int, source_parent: Index) -> bool:
-        model = self.sourceModel()
-        assert isinstance(model, EventLogModel)
-        event = model.event_at(source_row)
-        if self.node is not None and (event.node or "") != self.node:
-            return False
-        if self.min_level != "info" and LEVELS.index(event_level(event)) < LEVELS.index(
-            self.min_level
-        ):
-            return False
-        if self.text:
-            row = model.row(source_row)
-            haystack = f"{row.node}\n{row.kind}\n{row.message}".casefold()
-            return self.text in haystack
-        return True
 
 
 # -- the panel ---------------------------------------------------------------------------
@@ -382,12 +116,15 @@ class RunPanel(QWidget):
         )
         self.input_tree = JsonTree()
         self.output_tree = JsonTree()
+        self.data = QSplitter(Qt.Orientation.Horizontal)
+        self.data.setChildrenCollapsible(False)
+        self.data.addWidget(self.input_tree)
+        self.data.addWidget(self.output_tree)
         self.error_text = QPlainTextEdit()
         self.error_text.setReadOnly(True)
         self.tabs = QTabWidget()
         self.tabs.setDocumentMode(True)
-        self.tabs.addTab(self.input_tree, "Input")
-        self.tabs.addTab(self.output_tree, "Output")
+        self.tabs.addTab(self.data, "Input and output")
         self.tabs.addTab(self.error_text, "Error")
 
         self._build_layout()
@@ -429,7 +166,7 @@ class RunPanel(QWidget):
         columns.setStretchLastSection(True)
         width = self.fontMetrics().horizontalAdvance
         columns.resizeSection(0, width("00:00:00.000") + 16)
-        columns.resizeSection(1, width("x") * 18)
+        columns.resizeSection(1, width("x") * 14)
         columns.resizeSection(2, width("approval requested") + 16)
 
     def _build_layout(self) -> None:
@@ -461,9 +198,10 @@ class RunPanel(QWidget):
         self.splitter.setChildrenCollapsible(False)
         self.splitter.addWidget(log_side)
         self.splitter.addWidget(self.details)
-        self.splitter.setStretchFactor(0, 3)
-        self.splitter.setStretchFactor(1, 2)
-        self.splitter.setSizes([600, 400])  # scaled to the panel's width when first shown
+        # Two trees side by side need the room more than the log's long lines do.
+        self.splitter.setStretchFactor(0, 2)
+        self.splitter.setStretchFactor(1, 3)
+        self.splitter.setSizes([400, 600])  # scaled to the panel's width when first shown
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -495,7 +233,7 @@ class RunPanel(QWidget):
             parts.append(state_html("waiting", "dry run"))
         duration = view.duration_s(time.time())
         if duration is not None:
-            parts.append(format_duration(duration))
+            parts.append(html.escape(format_duration(duration)))
         if view.phase == "paused" and view.paused_at:
             parts.append(f"before {html.escape(view.paused_at)}")
         text = " · ".join(parts)
@@ -594,27 +332,37 @@ class RunPanel(QWidget):
         if node_id in self.session.pins:
             line += " · <i>pinned for later runs</i>"
         self.node_title.setText(f"{name} {line}")
-        if run.params is None:
-            self.input_tree.clear()
-        else:
-            self.input_tree.set_value(run.params, "")
+        self._show_input(view, node_id, run)
         if run.state == "succeeded" or run.output is not None:
-            self.output_tree.set_value(run.output, "output")
+            self.output_tree.set_caption(f"<b>Output</b> · nodes.{html.escape(node_id)}.output")
+            self.output_tree.set_value(run.output, f"nodes.{node_id}.output")
         else:
+            self.output_tree.set_caption("<b>Output</b> · none")
             self.output_tree.clear()
         self.error_text.setPlainText(run.error or "")
-        self.tabs.setTabEnabled(2, bool(run.error))
+        self.tabs.setTabEnabled(1, bool(run.error))
         if run.state == "failed" and run.error:
-            self.tabs.setCurrentIndex(2)
-        elif self.tabs.currentIndex() == 2 and not run.error:
             self.tabs.setCurrentIndex(1)
+        elif self.tabs.currentIndex() == 1 and not run.error:
+            self.tabs.setCurrentIndex(0)
+
+    def _show_input(self, view: RunView, node_id: str, run: NodeRun) -> None:
+        """The parameters as the node got them, else what it could read from upstream."""
+        if run.params is not None:
+            self.input_tree.set_caption("<b>Input</b> · as rendered")
+            self.input_tree.set_value(run.params)
+            return
+        self.input_tree.set_caption("<b>Input</b> · what it could read")
+        self.input_tree.set_value(readable_values(view.flow, node_id, view.values()), "")
 
     def _clear_details(self, text: str) -> None:
         self.node_title.setText(text)
+        self.input_tree.set_caption("<b>Input</b>")
+        self.output_tree.set_caption("<b>Output</b>")
         self.input_tree.clear()
         self.output_tree.clear()
         self.error_text.clear()
-        self.tabs.setTabEnabled(2, False)
+        self.tabs.setTabEnabled(1, False)
 
     @staticmethod
     def _node_line(run: NodeRun) -> str:
@@ -626,7 +374,7 @@ class RunPanel(QWidget):
         if run.attempts > 1:
             parts.append(f"{run.attempts} attempts")
         if run.duration_s is not None:
-            parts.append(format_duration(run.duration_s))
+            parts.append(html.escape(format_duration(run.duration_s)))
         if run.pinned:
             parts.append("pinned output")
         if run.simulated:

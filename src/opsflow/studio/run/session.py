@@ -26,6 +26,7 @@ from opsflow.flowfile import parse_flow
 from opsflow.model.flow import Flow
 from opsflow.studio.document import FlowDocument
 from opsflow.studio.run.host import RunHost, RunRequest
+from opsflow.validate.context import RunValues
 
 #: Events folded per GUI event-loop turn (each turn also repaints what changed).
 EVENTS_PER_TURN = 300
@@ -241,6 +242,10 @@ class RunSession(QObject):
         """Take in events written by another process (a run from the command line)."""
         if self.view is not None and not self.busy:
             self._fold(self.journal().events(self.view.run_id, after_seq=self.view.last_seq))
+
+    def run_values(self) -> RunValues | None:
+        """What the shown run gave expressions to read so far (None: no run is shown)."""
+        return self.view.values() if self.view is not None else None
 
     def _flow_of(self, run_id: str) -> Flow:
         try:
